@@ -1,0 +1,170 @@
+"""The ``moderation`` command: serve, manage keys, try the classifiers.
+
+    moderation serve [--host H] [--port P] [--data-dir DIR] [--models-dir DIR] [--policy FILE]
+    moderation keys create --role {site,moderator,admin} --site SITE [--data-dir DIR]
+    moderation check "some text"
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import __version__
+from .domain import Role, Submission
+from .settings import Settings, SettingsError
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, help="data directory (env MODERATION_DATA_DIR; default ./data)")
+    parser.add_argument("--database-url", help="sqlite:///path or postgresql://... (env MODERATION_DATABASE_URL)")
+    parser.add_argument("--models-dir", type=Path, help="models directory (env MODERATION_MODELS_DIR)")
+    parser.add_argument("--policy", dest="policy_file", type=Path, help="policy TOML file (env MODERATION_POLICY_FILE)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="moderation", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"moderation {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="start the HTTP service")
+    _add_common(serve)
+    serve.add_argument("--host", help="interface to listen on (env MODERATION_HOST; default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (env MODERATION_PORT; default 8080)")
+
+    keys = commands.add_parser("keys", help="manage API keys")
+    key_commands = keys.add_subparsers(dest="key_command", required=True)
+    create = key_commands.add_parser("create", help="create an API key and print it once")
+    _add_common(create)
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--site", required=True, help="the site this key belongs to")
+
+    check = commands.add_parser("check", help="print scores and the decision for a text")
+    _add_common(check)
+    check.add_argument("text", help="the comment text")
+    check.add_argument("--site", default="default", help="whose policy to apply")
+    return parser
+
+
+def _settings(args: argparse.Namespace, **extra: object) -> Settings:
+    return Settings.from_env(
+        data_dir=args.data_dir,
+        database_url=args.database_url,
+        models_dir=args.models_dir,
+        policy_file=args.policy_file,
+        **extra,
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from .app import create_app
+    from .log import configure_logging
+
+    settings = _settings(args, host=args.host, port=args.port)
+    configure_logging(json=settings.log_json)
+    import structlog
+
+    structlog.get_logger("moderation").info(
+        "starting", host=settings.host, port=settings.port, data_dir=str(settings.data_dir),
+        models_dir=str(settings.models_dir), version=__version__,
+    )
+    # run_app stops accepting on SIGTERM/SIGINT and lets in-flight requests finish (shutdown_timeout).
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, shutdown_timeout=30,
+                access_log=None, print=None)
+    return 0
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    from .auth import hash_key, new_key
+    from .store import open_store
+
+    settings = _settings(args)
+    role = Role(args.role)
+    site = args.site.strip()
+    if not site or len(site) > 100:
+        print("error: --site must be 1-100 characters", file=sys.stderr)
+        return 2
+
+    async def create() -> str:
+        store = open_store(settings.effective_database_url)
+        try:
+            await store.migrate()
+            key = new_key(role)
+            record = await store.create_api_key(
+                site_id=site, role=role, key_hash=hash_key(key), prefix=key[:12], now=datetime.now(timezone.utc)
+            )
+        finally:
+            await store.close()
+        print(f"Created {role.value} key #{record.id} for site {site!r}. It is shown only once; store it now:")
+        return key
+
+    print(asyncio.run(create()))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .model import ModelError
+    from .pipeline import run_checks
+    from .pipeline.checks import CheckContext
+    from .pipeline.scoring import Scorer, ScoringUnavailable
+    from .textnorm import normalize
+
+    settings = _settings(args)
+    policy = settings.policy.for_site(args.site)
+
+    async def check() -> dict[str, object]:
+        with ThreadPoolExecutor(1) as executor:
+            scorer = Scorer(settings.models_dir, executor)
+            try:
+                scorer.load()
+            except ModelError as exc:
+                print(f"warning: no model: {exc}", file=sys.stderr)
+            try:
+                scoring = await scorer.score(args.text, dict(policy.thresholds))
+            except ScoringUnavailable:
+                scoring = None
+            submission = Submission(article_id="check", author_name="check", author_email="check@example.invalid",
+                                    content=args.text)
+            verdict = run_checks(CheckContext(submission, normalize(args.text), policy,
+                                              datetime.now(timezone.utc), scoring))
+            return {
+                "decision": verdict.decision.value,
+                "model": verdict.model_version,
+                "scores": verdict.scores,
+                "thresholds": scoring.thresholds if scoring else {},
+                "reasons": [r.to_json() for r in verdict.reasons],
+            }
+
+    print(json.dumps(asyncio.run(check()), ensure_ascii=False, indent=2))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return cmd_serve(args)
+        if args.command == "keys":
+            return cmd_keys_create(args)
+        if args.command == "check":
+            return cmd_check(args)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # PolicyError and bad URLs: name the problem, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

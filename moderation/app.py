@@ -1,0 +1,63 @@
+"""``create_app(settings)``: the only way to build the service (no globals, no I/O at import)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+
+from aiohttp import web
+
+from .keys import CLOCK, EXECUTOR, METRICS, SCORER, SETTINGS, STORE
+from .metrics import Metrics
+from .middlewares import error_middleware, request_context
+from .pipeline.scoring import Scorer
+from .settings import Settings
+from .store import open_store
+from .web import comments, health
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> web.Application:
+    # client_max_size is a backstop; handlers enforce settings.max_body_bytes themselves with a clear 413.
+    app = web.Application(
+        middlewares=[request_context, error_middleware],
+        client_max_size=settings.max_body_bytes + 1024,
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[METRICS] = Metrics()
+    app.cleanup_ctx.append(_executor_ctx)
+    app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_models_ctx)
+    app.add_routes(health.routes)
+    app.add_routes(comments.routes)
+    return app
+
+
+async def _executor_ctx(app: web.Application) -> AsyncIterator[None]:
+    executor = ThreadPoolExecutor(max_workers=app[SETTINGS].inference_threads, thread_name_prefix="inference")
+    app[EXECUTOR] = executor
+    yield
+    executor.shutdown(wait=True)
+
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    store = open_store(app[SETTINGS].effective_database_url)
+    await store.migrate()
+    app[STORE] = store
+    yield
+    await store.close()
+
+
+async def _models_ctx(app: web.Application) -> AsyncIterator[None]:
+    # Loaded once at start-up; a missing or tampered model does not stop the service: it reports
+    # not ready and holds every comment with reason classifier_unavailable.
+    scorer = Scorer(app[SETTINGS].models_dir, app[EXECUTOR])
+    scorer.try_load()
+    app[SCORER] = scorer
+    app[METRICS].set_model(scorer.version)
+    yield

@@ -1,0 +1,54 @@
+"""API keys: created once, shown once, stored as a hash; every endpoint names the roles it accepts."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from aiohttp import web
+
+from .domain import ApiKey, Role
+from .errors import Forbidden, Unauthorized
+
+KEY_PREFIXES = {Role.SITE: "mod_site_", Role.MODERATOR: "mod_mod_", Role.ADMIN: "mod_adm_"}
+API_KEY = web.RequestKey("api_key", ApiKey)
+
+
+def new_key(role: Role) -> str:
+    """A fresh random key; 32 bytes of entropy, so a plain SHA-256 is a safe way to store it."""
+    return KEY_PREFIXES[role] + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def bearer_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def authenticate(request: web.Request, token: str | None, *roles: Role) -> ApiKey:
+    """The key behind ``token`` if it is valid and has one of ``roles``: else 401 / 403."""
+    from .keys import STORE
+
+    if not token or len(token) > 200:
+        raise Unauthorized()
+    digest = hash_key(token)
+    key = await request.app[STORE].find_api_key(digest)
+    # The lookup is by hash already; compare again in constant time so no timing tells a near miss.
+    if key is None or key.revoked_at is not None or not hmac.compare_digest(digest, hash_key(token)):
+        raise Unauthorized("The API key is missing, unknown or revoked.")
+    if key.role not in roles:
+        raise Forbidden(f"This endpoint needs a {' or '.join(r.value for r in roles)} key.")
+    request[API_KEY] = key
+    return key
+
+
+async def require(request: web.Request, *roles: Role) -> ApiKey:
+    """Authenticate the request's bearer key for one of ``roles``."""
+    return await authenticate(request, bearer_token(request), *roles)

@@ -1,0 +1,134 @@
+"""Plain types shared by the pipeline, the store and the web layer (no I/O here)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class Status(enum.StrEnum):
+    PUBLISHED = "published"
+    HELD = "held"
+    REJECTED = "rejected"  # a moderator refused it (spam, toxic, other)
+    REMOVED = "removed"  # taken down after it had been published
+
+
+class Decision(enum.StrEnum):
+    PUBLISH = "publish"
+    HOLD = "hold"
+
+
+class Role(enum.StrEnum):
+    SITE = "site"
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A validated comment as the site sent it. ``author_email`` is private."""
+
+    article_id: str
+    author_name: str
+    author_email: str
+    content: str
+    author_url: str | None = None
+    parent_id: int | None = None
+    author_ip: str | None = None
+    user_agent: str | None = None
+    referrer: str | None = None
+    honeypot: str | None = None
+    form_rendered_at: datetime | None = None
+    lang: str | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One reason for a decision: what fired, how strongly, against which limit, from where."""
+
+    code: str
+    message: str
+    source: str
+    score: float | None = None
+    threshold: float | None = None
+    hold: bool = True
+    explanation: tuple[dict[str, Any], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message, "source": self.source}
+        if self.score is not None:
+            out["score"] = round(self.score, 4)
+        if self.threshold is not None:
+            out["threshold"] = self.threshold
+        if self.explanation:
+            out["explanation"] = list(self.explanation)
+        return out
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Evidence:
+        return cls(
+            code=raw["code"],
+            message=raw["message"],
+            source=raw["source"],
+            score=raw.get("score"),
+            threshold=raw.get("threshold"),
+            explanation=tuple(raw.get("explanation", ())),
+        )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decision: Decision
+    reasons: tuple[Evidence, ...]
+    scores: dict[str, float] = field(default_factory=dict)
+    model_version: str | None = None
+
+    @property
+    def status(self) -> Status:
+        return Status.PUBLISHED if self.decision is Decision.PUBLISH else Status.HELD
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A stored comment. ``public_view()`` is the only shape that leaves the service for the site."""
+
+    id: int
+    site_id: str
+    article_id: str
+    parent_id: int | None
+    author_name: str
+    author_email: str
+    author_url: str | None
+    content: str
+    status: Status
+    decision: Decision
+    reasons: tuple[Evidence, ...]
+    scores: dict[str, float]
+    model_version: str | None
+    revision: int
+    created_at: datetime
+    updated_at: datetime
+    lang: str | None = None
+
+    def public_view(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "article_id": self.article_id,
+            "parent_id": self.parent_id,
+            "author_name": self.author_name,
+            "author_url": self.author_url,
+            "content": self.content,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: int
+    site_id: str
+    role: Role
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None = None

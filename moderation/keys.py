@@ -1,0 +1,22 @@
+"""Every shared resource of the app, one typed ``web.AppKey`` each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+from aiohttp import web
+
+from .metrics import Metrics
+from .pipeline.scoring import Scorer
+from .settings import Settings
+from .store import Store
+
+SETTINGS = web.AppKey("settings", Settings)
+STORE = web.AppKey("store", Store)
+SCORER = web.AppKey("scorer", Scorer)
+METRICS = web.AppKey("metrics", Metrics)
+EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
+# The clock, injected so tests control time (flood interval, form timing).
+CLOCK = web.AppKey("clock", Callable[[], datetime])

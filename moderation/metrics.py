@@ -1,0 +1,49 @@
+"""Prometheus metrics, one registry per app (no process-global state, so tests stay independent)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "moderation_http_requests_total", "HTTP requests by route, method and status.",
+            ["route", "method", "status"], registry=self.registry,
+        )
+        self.latency = Histogram(
+            "moderation_http_request_duration_seconds", "HTTP request latency by route.", ["route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=self.registry,
+        )
+        self.decisions = Counter(
+            "moderation_decisions_total", "Automatic decisions by outcome.", ["decision"], registry=self.registry
+        )
+        self.reasons = Counter(
+            "moderation_hold_reasons_total", "Reasons given for held comments.", ["reason"], registry=self.registry
+        )
+        self.classifier_failures = Counter(
+            "moderation_classifier_failures_total", "Comments the classifiers could not score.",
+            registry=self.registry,
+        )
+        self.model_info = Gauge(
+            "moderation_model_info", "The model version in use (value 1).", ["version"], registry=self.registry
+        )
+        self.moderator_actions = Counter(
+            "moderation_moderator_actions_total", "Moderator actions by action and label.", ["action", "label"],
+            registry=self.registry,
+        )
+        self.overturned = Counter(
+            "moderation_overturned_total",
+            "Automatic decisions a moderator overturned, by model version and kind.",
+            ["model_version", "kind"], registry=self.registry,
+        )
+
+    def set_model(self, version: str | None) -> None:
+        self.model_info.clear()
+        if version:
+            self.model_info.labels(version=version).set(1)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,143 @@
+"""The moderation checks: small functions, each looking at one thing and returning its evidence.
+
+A check returns ``Evidence`` when it fires and ``None`` otherwise. Every check that fires holds
+the comment; the order in ``CHECKS`` is the order reasons are shown to moderators.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..domain import Evidence, Submission
+from ..policy import Policy
+from ..textnorm import contains_term, find_urls
+from .scoring import ScoringResult
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    submission: Submission
+    normalized: str  # normalised content (plus name and URL, which spammers also use)
+    policy: Policy
+    now: datetime
+    scoring: ScoringResult | None  # None: the classifiers could not score this comment
+    scoring_error: str | None = None
+
+
+Check = Callable[[CheckContext], Evidence | None]
+
+# Heads whose score holds a comment by default; others only when the policy gives a threshold.
+DEFAULT_HELD_HEADS = ("spam", "toxic")
+HEAD_MESSAGES = {
+    "spam": "Looks like spam or gambling promotion",
+    "toxic": "Looks insulting, abusive or hateful",
+}
+
+
+def honeypot(ctx: CheckContext) -> Evidence | None:
+    """A hidden form field that people never see was filled in: a bot."""
+    if ctx.submission.honeypot:
+        return Evidence("honeypot", "The hidden honeypot field was filled in (a bot).", "form")
+    return None
+
+
+def too_fast(ctx: CheckContext) -> Evidence | None:
+    """Submitted sooner after the form was shown than a person can type."""
+    rendered = ctx.submission.form_rendered_at
+    limit = ctx.policy.min_submit_seconds
+    if rendered is None or limit <= 0:
+        return None
+    elapsed = (ctx.now - rendered).total_seconds()
+    if elapsed < limit:
+        return Evidence(
+            "too_fast",
+            f"Submitted {max(elapsed, 0):.1f} s after the form was shown (minimum {limit:g} s).",
+            "form",
+            score=round(elapsed, 3),
+            threshold=limit,
+        )
+    return None
+
+
+def disallowed_key(ctx: CheckContext) -> Evidence | None:
+    """A term from the site's disallowed list: held as spam."""
+    for term in ctx.policy.disallowed_keys:
+        if contains_term(ctx.normalized, term):
+            return Evidence("policy.disallowed_key", f"Contains a disallowed term: “{term}”.", "policy")
+    return None
+
+
+def moderation_key(ctx: CheckContext) -> Evidence | None:
+    """A term from the site's moderation list: a person should look."""
+    for term in ctx.policy.moderation_keys:
+        if contains_term(ctx.normalized, term):
+            return Evidence("policy.moderation_key", f"Contains a term that needs review: “{term}”.", "policy")
+    return None
+
+
+def too_many_links(ctx: CheckContext) -> Evidence | None:
+    """More links than the site allows (WordPress holds at 2 by default)."""
+    links = len(find_urls(ctx.submission.content))
+    if links > ctx.policy.max_links:
+        return Evidence(
+            "policy.links",
+            f"Contains {links} links (more than {ctx.policy.max_links} are held).",
+            "policy",
+            score=float(links),
+            threshold=float(ctx.policy.max_links),
+        )
+    return None
+
+
+def classifier_unavailable(ctx: CheckContext) -> Evidence | None:
+    """No model could score this comment: hold it rather than publish it unchecked."""
+    if ctx.scoring is None:
+        return Evidence("classifier_unavailable", "The classifiers could not score this comment.", "classifier")
+    return None
+
+
+def classifier_scores(ctx: CheckContext) -> list[Evidence]:
+    """One piece of evidence per head whose score reaches its hold threshold."""
+    if ctx.scoring is None:
+        return []
+    found = []
+    explicit = ctx.policy.thresholds
+    for head, score in ctx.scoring.scores.items():
+        if head not in DEFAULT_HELD_HEADS and head not in explicit:
+            continue
+        threshold = ctx.scoring.thresholds.get(head)
+        if threshold is None or score < threshold:
+            continue
+        label = HEAD_MESSAGES.get(head, f"High {head.replace('_', ' ')} score")
+        found.append(
+            Evidence(
+                head,
+                f"{label} (score {score:.2f} ≥ {threshold:.2f}).",
+                f"model:{ctx.scoring.version}",
+                score=score,
+                threshold=threshold,
+                explanation=tuple(ctx.scoring.explanations.get(head, ())),
+            )
+        )
+    return found
+
+
+def hold_all(ctx: CheckContext) -> Evidence | None:
+    """The site reviews every comment before it appears."""
+    if ctx.policy.hold_all:
+        return Evidence("policy.hold_all", "This site holds every comment for review.", "policy")
+    return None
+
+
+CHECKS: tuple[Callable[[CheckContext], Evidence | list[Evidence] | None], ...] = (
+    honeypot,
+    too_fast,
+    disallowed_key,
+    moderation_key,
+    too_many_links,
+    classifier_unavailable,
+    classifier_scores,
+    hold_all,
+)

@@ -1,0 +1,114 @@
+"""The site's moderation policy: thresholds, link limit, keyword lists, form timing.
+
+Read from a TOML file once at start-up. ``[default]`` applies to every site; ``[sites."<site>"]``
+overrides single values for one site (lists replace, they do not merge). Unknown keys are errors,
+because a typo in a policy file must not silently publish what a site meant to hold.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .textnorm import normalize
+
+
+class PolicyError(ValueError):
+    """The policy file is invalid; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    # Hold when a classifier score reaches its threshold. Missing heads fall back to the model's
+    # recommended threshold from its manifest (chosen for a low false-hold rate).
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    # Hold when the comment has more links than this (WordPress comment_max_links, default 2).
+    max_links: int = 2
+    # Hold for a moderator when any of these terms appears (WordPress "Comment Moderation" list).
+    moderation_keys: tuple[str, ...] = ()
+    # Hold as spam when any of these terms appears (WordPress "Disallowed Comment Keys").
+    disallowed_keys: tuple[str, ...] = ()
+    # Hold when the form was submitted sooner than this many seconds after it was rendered.
+    min_submit_seconds: float = 3.0
+    # Refuse (429) a second comment from the same e-mail or IP within this many seconds.
+    flood_interval_seconds: float = 15.0
+    # Hold every comment regardless of scores (WordPress "Comment must be manually approved").
+    hold_all: bool = False
+
+    def __post_init__(self) -> None:
+        # Terms are matched against normalised text, so normalise them the same way once.
+        object.__setattr__(self, "moderation_keys", _normalise_terms(self.moderation_keys))
+        object.__setattr__(self, "disallowed_keys", _normalise_terms(self.disallowed_keys))
+        object.__setattr__(self, "thresholds", dict(self.thresholds))
+
+
+def _normalise_terms(terms: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    out = []
+    for term in terms:
+        norm = normalize(term).strip()
+        if norm and norm not in out:
+            out.append(norm)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class PolicyBook:
+    """The default policy plus per-site overrides."""
+
+    default: Policy = field(default_factory=Policy)
+    sites: Mapping[str, Policy] = field(default_factory=dict)
+
+    def for_site(self, site_id: str) -> Policy:
+        return self.sites.get(site_id, self.default)
+
+
+_FIELDS = {f.name for f in fields(Policy)}
+
+
+def _policy_from_mapping(raw: Mapping[str, Any], base: Policy, where: str) -> Policy:
+    unknown = set(raw) - _FIELDS
+    if unknown:
+        raise PolicyError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_FIELDS)}")
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "thresholds":
+            if not isinstance(value, Mapping) or not all(
+                isinstance(v, (int, float)) and 0.0 <= v <= 1.0 for v in value.values()
+            ):
+                raise PolicyError(f"{where}.thresholds: a table of head = number between 0 and 1")
+            values[key] = {**base.thresholds, **{k: float(v) for k, v in value.items()}}
+        elif key in ("moderation_keys", "disallowed_keys"):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise PolicyError(f"{where}.{key}: a list of strings")
+            values[key] = tuple(value)
+        elif key == "hold_all":
+            if not isinstance(value, bool):
+                raise PolicyError(f"{where}.{key}: true or false")
+            values[key] = value
+        else:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise PolicyError(f"{where}.{key}: a non-negative number")
+            values[key] = int(value) if key == "max_links" else float(value)
+    return replace(base, **values)
+
+
+def load_policy(path: Path | None) -> PolicyBook:
+    """Read a policy file; ``None`` gives the built-in defaults."""
+    if path is None:
+        return PolicyBook()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"{path}: {exc}") from exc
+    unknown = set(raw) - {"default", "sites"}
+    if unknown:
+        raise PolicyError(f"{path}: unknown table(s) {sorted(unknown)}; use [default] and [sites.\"<site>\"]")
+    default = _policy_from_mapping(raw.get("default", {}), Policy(), f"{path} [default]")
+    sites = {
+        site: _policy_from_mapping(table, default, f"{path} [sites.{site}]")
+        for site, table in raw.get("sites", {}).items()
+    }
+    return PolicyBook(default=default, sites=sites)

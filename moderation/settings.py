@@ -1,0 +1,92 @@
+"""Service settings: a frozen dataclass, read from the environment once (``Settings.from_env``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .policy import PolicyBook, load_policy
+
+# The repository's models/ directory, next to the package (also baked into the Docker image).
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+class SettingsError(ValueError):
+    """A setting is invalid; the message names the environment variable or option."""
+
+
+class Secret(str):
+    """A string whose repr hides its value, so settings can be logged safely."""
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    database_url: Secret | None = None
+    models_dir: Path = DEFAULT_MODELS_DIR
+    policy: PolicyBook = field(default_factory=PolicyBook)
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 256 * 1024
+    # Threads that run classifier inference off the event loop.
+    inference_threads: int = 1
+    log_json: bool | None = None  # None: JSON unless stderr is a terminal
+    webhook_timeout_seconds: float = 10.0
+    session_max_age_seconds: int = 8 * 3600
+    # Set when the service sits behind TLS, so session cookies get the Secure flag.
+    secure_cookies: bool = False
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return str(self.database_url)
+        return f"sqlite:///{(self.data_dir / 'moderation.sqlite3').resolve()}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from ``MODERATION_*`` variables; explicit ``overrides`` (CLI options) win."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value if value not in (None, "") else None
+
+        if (v := get("MODERATION_DATA_DIR")) is not None:
+            values["data_dir"] = Path(v)
+        if (v := get("MODERATION_DATABASE_URL")) is not None:
+            values["database_url"] = Secret(v)
+        if (v := get("MODERATION_MODELS_DIR")) is not None:
+            values["models_dir"] = Path(v)
+        if (v := get("MODERATION_HOST")) is not None:
+            values["host"] = v
+        for name, key in (
+            ("MODERATION_PORT", "port"),
+            ("MODERATION_MAX_BODY_BYTES", "max_body_bytes"),
+            ("MODERATION_INFERENCE_THREADS", "inference_threads"),
+            ("MODERATION_SESSION_MAX_AGE", "session_max_age_seconds"),
+        ):
+            if (v := get(name)) is not None:
+                try:
+                    values[key] = int(v)
+                except ValueError:
+                    raise SettingsError(f"{name} must be an integer, got {v!r}") from None
+                if values[key] <= 0:  # type: ignore[operator]
+                    raise SettingsError(f"{name} must be positive")
+        for name, key in (("MODERATION_LOG_JSON", "log_json"), ("MODERATION_SECURE_COOKIES", "secure_cookies")):
+            if (v := get(name)) is not None:
+                if v.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                    raise SettingsError(f"{name} must be true or false, got {v!r}")
+                values[key] = v.lower() in ("1", "true", "yes")
+        policy_file = overrides.pop("policy_file", None) or get("MODERATION_POLICY_FILE")
+        if policy_file is not None:
+            values["policy"] = load_policy(Path(str(policy_file)))
+        for key, value in overrides.items():
+            if value is not None:
+                values[key] = Secret(str(value)) if key == "database_url" else value
+        return cls(**values)  # type: ignore[arg-type]

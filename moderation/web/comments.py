@@ -1,0 +1,180 @@
+"""``POST /v1/comments`` (submit) and ``GET /v1/comments/{id}`` (status) for the site's backend."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from .. import i18n
+from ..auth import require
+from ..domain import Comment, Role, Submission
+from ..errors import BadRequest, IdempotencyConflict, NotFound, PayloadTooLarge, ValidationFailed
+from ..keys import CLOCK, METRICS, SCORER, SETTINGS, STORE
+from ..middlewares import LOG_FIELDS
+from ..pipeline import run_checks
+from ..pipeline.checks import CheckContext
+from ..pipeline.scoring import ScoringResult, ScoringUnavailable
+from ..store import NewComment
+from ..textnorm import find_urls, normalize
+from ..validation import decode_body, validate_submission
+
+log = structlog.get_logger(__name__)
+routes = web.RouteTableDef()
+
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def comment_response(comment: Comment) -> dict[str, Any]:
+    """What the site gets back: decision, reasons, scores, versions and the public view (no e-mail)."""
+    version = comment.model_version
+    return {
+        "id": comment.id,
+        "decision": comment.decision.value,
+        "status": comment.status.value,
+        "reasons": [r.to_json() for r in comment.reasons],
+        "scores": comment.scores,
+        "models": {"spam": version, "toxic": version},
+        "comment": comment.public_view(),
+    }
+
+
+async def _read_body(request: web.Request) -> bytes:
+    limit = request.app[SETTINGS].max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+    body = await request.content.read(limit + 1)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+    return body
+
+
+@routes.post("/v1/comments")
+async def submit_comment(request: web.Request) -> web.Response:
+    """Validate, score and decide a reader's comment; answer 201 only once it is committed."""
+    key = await require(request, Role.SITE)
+    app = request.app
+    lang = i18n.pick_language(request.headers.get("Accept-Language"))
+    body = await _read_body(request)
+
+    idempotency_key = request.headers.get("Idempotency-Key")
+    idempotency: tuple[str, str] | None = None
+    if idempotency_key is not None:
+        idempotency_key = idempotency_key.strip()
+        if not idempotency_key or len(idempotency_key) > MAX_IDEMPOTENCY_KEY or not idempotency_key.isprintable():
+            raise BadRequest("Idempotency-Key must be 1–255 printable characters.", code="invalid_idempotency_key")
+        request_hash = hashlib.sha256(request.content_type.encode() + b"\0" + body).hexdigest()
+        idempotency = (idempotency_key, request_hash)
+        earlier = await app[STORE].find_idempotent(key.site_id, idempotency_key)
+        if earlier is not None:
+            if earlier.request_hash != request_hash:
+                raise IdempotencyConflict()
+            request[LOG_FIELDS].update(comment_id=earlier.comment_id, replay=True)
+            return web.json_response(earlier.body, status=earlier.status, headers={"Idempotent-Replayed": "true"})
+
+    submission = validate_submission(decode_body(body, request.content_type), lang)
+    store = app[STORE]
+    if submission.parent_id is not None and not await store.parent_exists(
+        key.site_id, submission.article_id, submission.parent_id
+    ):
+        raise ValidationFailed(
+            i18n.message(lang, "invalid_submission"),
+            fields={"parent_id": [{"code": "not_found", "message": i18n.message(lang, "parent_not_found")}]},
+        )
+
+    policy = app[SETTINGS].policy.for_site(key.site_id)
+    now = app[CLOCK]()
+    scoring: ScoringResult | None = None
+    scoring_error: str | None = None
+    try:
+        scoring = await app[SCORER].score(submission.content, dict(policy.thresholds))
+    except ScoringUnavailable as exc:
+        scoring_error = str(exc)
+        app[METRICS].classifier_failures.inc()
+
+    verdict = run_checks(
+        CheckContext(
+            submission=submission,
+            normalized=_normalized_for_keywords(submission),
+            policy=policy,
+            now=now,
+            scoring=scoring,
+            scoring_error=scoring_error,
+        )
+    )
+    new = NewComment(
+        site_id=key.site_id,
+        submission=submission,
+        verdict=verdict,
+        content_hash=hashlib.sha256(submission.content.encode("utf-8")).hexdigest(),
+        signals=_signals(submission, now),
+    )
+    comment, payload, replayed = await store.insert_comment(
+        new,
+        now=now,
+        flood_interval=policy.flood_interval_seconds,
+        idempotency=idempotency,
+        render=comment_response,
+    )
+    request[LOG_FIELDS].update(
+        comment_id=comment.id,
+        decision=comment.decision.value,
+        reasons=[r.code for r in comment.reasons],
+        model_version=comment.model_version,
+        replay=replayed,
+    )
+    if not replayed:
+        metrics = app[METRICS]
+        metrics.decisions.labels(decision=comment.decision.value).inc()
+        for reason in comment.reasons:
+            metrics.reasons.labels(reason=reason.code).inc()
+    headers = {"Location": f"/v1/comments/{comment.id}"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return web.json_response(payload, status=201, headers=headers)
+
+
+def _normalized_for_keywords(submission: Submission) -> str:
+    # WordPress matches its keyword lists against name, URL and content alike.
+    parts = [submission.content, submission.author_name, submission.author_url or ""]
+    return " \n ".join(normalize(p) for p in parts if p)
+
+
+def _signals(submission: Submission, now: Any) -> dict[str, Any]:
+    """Everything the moderators and retraining may want besides the text (no e-mail here)."""
+    signals: dict[str, Any] = {
+        "honeypot_filled": bool(submission.honeypot),
+        "links": len(find_urls(submission.content)),
+        "content_chars": len(submission.content),
+    }
+    if submission.form_rendered_at is not None:
+        signals["seconds_to_submit"] = round((now - submission.form_rendered_at).total_seconds(), 3)
+    return signals
+
+
+@routes.get("/v1/comments/{comment_id}")
+async def get_comment(request: web.Request) -> web.Response:
+    """Current status and public view of one of this site's comments."""
+    key = await require(request, Role.SITE, Role.MODERATOR, Role.ADMIN)
+    try:
+        comment_id = int(request.match_info["comment_id"])
+    except ValueError:
+        raise NotFound("No such comment.") from None
+    comment = await request.app[STORE].get_comment(key.site_id, comment_id)
+    if comment is None:
+        raise NotFound("No such comment.")
+    return web.json_response(
+        {
+            "id": comment.id,
+            "status": comment.status.value,
+            "decision": comment.decision.value,
+            "revision": comment.revision,
+            "updated_at": comment.updated_at.isoformat(),
+            "comment": comment.public_view(),
+        }
+    )
+
+

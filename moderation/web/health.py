@@ -1,0 +1,39 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from ..keys import METRICS, SCORER, STORE
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    """The process is alive and serving."""
+    return web.json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when a verified model is loaded and the store answers; 503 with the cause otherwise."""
+    checks: dict[str, str] = {}
+    scorer = request.app[SCORER]
+    checks["models"] = f"ok ({scorer.version})" if scorer.current else f"failed: {scorer.load_error}"
+    try:
+        await request.app[STORE].ping()
+        checks["store"] = "ok"
+    except Exception as exc:  # readiness reports the failure instead of raising it
+        checks["store"] = f"failed: {type(exc).__name__}"
+    ready = all(v.startswith("ok") for v in checks.values())
+    return web.json_response({"status": "ready" if ready else "not_ready", "checks": checks},
+                             status=200 if ready else 503)
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition."""
+    body = request.app[METRICS].render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
