@@ -3,6 +3,7 @@
     moderation serve [--host H] [--port P] [--data-dir DIR] [--models-dir DIR] [--policy FILE]
     moderation keys create --role {site,moderator,admin} --site SITE [--data-dir DIR]
     moderation check "some text"
+    moderation models list | promote VERSION|latest | rollback   [--models-dir DIR]
 """
 
 from __future__ import annotations
@@ -48,6 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(check)
     check.add_argument("text", help="the comment text")
     check.add_argument("--site", default="default", help="whose policy to apply")
+
+    models = commands.add_parser("models", help="list, promote and roll back model versions")
+    model_commands = models.add_subparsers(dest="model_command", required=True)
+    for name, text in (("list", "list versions"), ("promote", "make a version current"),
+                       ("rollback", "return to the previous version")):
+        sub = model_commands.add_parser(name, help=text)
+        sub.add_argument("--models-dir", type=Path, help="models directory (env MODERATION_MODELS_DIR)")
+        if name == "promote":
+            sub.add_argument("version", help="a version, or 'latest' for the newest candidate that passed its gate")
     return parser
 
 
@@ -148,6 +158,28 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from .model import ModelError
+    from .registry import RegistryError, list_versions, promote, rollback
+
+    models_dir = Settings.from_env(models_dir=args.models_dir).models_dir
+    try:
+        if args.model_command == "list":
+            for info in list_versions(models_dir):
+                gate = (info.gate or {}).get("decision", "-")
+                print(f"{'*' if info.current else ' '} {info.version:<28} created {info.created_at or '?':<26} gate {gate}")
+            return 0
+        if args.model_command == "promote":
+            version = promote(models_dir, args.version)
+        else:
+            version = rollback(models_dir)
+    except (RegistryError, ModelError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"CURRENT is now {version}. Running services switch on POST /v1/admin/models/reload or SIGHUP.")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -157,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_keys_create(args)
         if args.command == "check":
             return cmd_check(args)
+        if args.command == "models":
+            return cmd_models(args)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -14,7 +14,7 @@ from .middlewares import error_middleware, request_context
 from .pipeline.scoring import Scorer
 from .settings import Settings
 from .store import open_store
-from .web import comments, health
+from .web import admin, comments, health
 
 
 def utc_now() -> datetime:
@@ -33,8 +33,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     app.cleanup_ctx.append(_executor_ctx)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_models_ctx)
+    app.cleanup_ctx.append(admin.reload_on_sighup)
     app.add_routes(health.routes)
     app.add_routes(comments.routes)
+    app.add_routes(admin.routes)
     return app
 
 

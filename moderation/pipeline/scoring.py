@@ -39,6 +39,7 @@ class Scorer:
         self.executor = executor
         self.current: LoadedModel | None = None
         self.load_error: str | None = None
+        self._reload_lock = asyncio.Lock()
 
     def load(self, version: str | None = None) -> LoadedModel:
         """Load (and verify) a model version, then make it current. Raises ``ModelError``."""
@@ -56,6 +57,22 @@ class Scorer:
             log.error("model_load_failed", error=str(exc), models_dir=str(self.models_dir))
         else:
             log.info("model_loaded", version=loaded.version, heads=list(loaded.model.heads))
+
+    async def reload(self, version: str | None = None) -> tuple[str | None, str]:
+        """Load and verify the current (or given) version off the event loop, then swap it in.
+
+        Requests in flight finish on the model they started with; a failed load keeps the old model.
+        Returns (previous version, new version).
+        """
+        async with self._reload_lock:
+            previous = self.version
+            loop = asyncio.get_running_loop()
+            # The default executor, not the inference one: scoring continues while the new model loads.
+            loaded = await loop.run_in_executor(None, load_model, self.models_dir, version)
+            self.current = loaded
+            self.load_error = None
+            log.info("model_reloaded", previous=previous, version=loaded.version)
+            return previous, loaded.version
 
     @property
     def version(self) -> str | None:

@@ -67,6 +67,15 @@ class Store(Protocol):
         """
         ...
 
+    # Labels for retraining
+    async def add_training_label(self, label: TrainingLabel, now: datetime) -> int: ...
+    async def list_training_labels(self, *, since_id: int = 0, limit: int = 10_000) -> list[dict[str, Any]]: ...
+
+    # Model quality in production
+    async def model_stats(self, site_id: str | None = None) -> list[dict[str, Any]]:
+        """Per model version: automatic decisions and how often moderators overturned them."""
+        ...
+
 
 @dataclass(frozen=True)
 class TrainingLabel:

@@ -324,3 +324,39 @@ class SQLiteStore:
             ]
 
         return await self._run(list_)
+
+    # -- model quality in production ----------------------------------------------------------------
+    async def model_stats(self, site_id: str | None = None) -> list[dict[str, Any]]:
+        """Per model version: automatic decisions and how often moderators overturned them."""
+
+        def stats(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            where, params = ("WHERE site_id = ?", (site_id,)) if site_id else ("", ())
+            rows = conn.execute(
+                "SELECT COALESCE(model_version, ''), COUNT(*), "
+                "SUM(decision = 'publish'), SUM(decision = 'hold'), "
+                "SUM(decision = 'hold' AND status = 'published'), SUM(decision = 'hold' AND status = 'rejected'), "
+                "SUM(decision = 'publish' AND status IN ('removed', 'rejected')) "
+                f"FROM comments {where} GROUP BY 1 ORDER BY 1",
+                params,
+            ).fetchall()
+            return [model_stats_row(r) for r in rows]
+
+        return await self._run(stats)
+
+
+def model_stats_row(row: Any) -> dict[str, Any]:
+    version, total, published, held, held_approved, held_rejected, published_removed = (int(x or 0) if i else x
+                                                                                          for i, x in enumerate(row))
+    return {
+        "model_version": version or None,
+        "comments": total,
+        "auto_published": published,
+        "auto_held": held,
+        "held_then_approved": held_approved,
+        "held_then_rejected": held_rejected,
+        "published_then_removed": published_removed,
+        # Of the held comments a moderator has decided, the share they approved (false holds).
+        "hold_overturn_rate": round(held_approved / (held_approved + held_rejected), 4)
+        if held_approved + held_rejected else None,
+        "publish_overturn_rate": round(published_removed / published, 4) if published else None,
+    }
