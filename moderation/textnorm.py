@@ -1,0 +1,266 @@
+"""The one text normaliser shared by training and serving.
+
+``normalize(text)`` undoes the obfuscation tricks used by comment spam (styled mathematical letters, full-width,
+circled/bracketed/squared letters, keycap digits, combining marks, Greek/Cyrillic look-alikes, zero-width
+characters, spaced-out letters, leetspeak inside words, repeated characters), case-folds, and replaces URLs,
+e-mail addresses, phone numbers and @mentions with placeholder tokens (``urltoken``, ``emailtoken``,
+``phonetoken``, ``mentiontoken``; the ``USER``/``URL`` placeholders of the tweet datasets map to the same tokens).
+
+It never raises and is idempotent: ``normalize(normalize(x)) == normalize(x)``. All tables are built at import
+from ``unicodedata`` (no I/O).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+__all__ = ["normalize", "find_urls", "contains_term", "char_normalize", "PLACEHOLDERS"]
+
+PLACEHOLDERS = ("urltoken", "emailtoken", "phonetoken", "mentiontoken")
+
+# --------------------------------------------------------------------------------------------------------------
+# Character table (built once at import)
+# --------------------------------------------------------------------------------------------------------------
+
+_DELETE = (
+    [0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x3164, 0xFEFF, 0xFFA0]
+    + list(range(0x200B, 0x2010))  # zero-width space/joiners, LRM/RLM
+    + list(range(0x202A, 0x202F))  # bidi embeddings
+    + list(range(0x2060, 0x2070))  # word joiner, invisible operators, bidi isolates
+    + list(range(0xFE00, 0xFE10))  # variation selectors (emoji presentation of keycaps etc.)
+    + list(range(0xE0000, 0xE0080))  # tag characters
+    + list(range(0xE0100, 0xE01F0))  # variation selectors supplement
+)
+
+# Decorative brackets/frames used around single letters (【H】【o】, ≋H≋O, ░S░L): become separators.
+_SEPARATORS = "【】『』「」〖〗〔〕〘〙〚〛《》〈〉≋░▒▓█▌▐║│┃❰❱❮❯⟦⟧⟨⟩"
+
+_HOMOGLYPHS = {
+    # Cyrillic
+    "А": "A", "В": "B", "Е": "E", "Ѕ": "S", "І": "I", "Ј": "J", "К": "K", "М": "M", "Н": "H", "О": "O",
+    "Р": "P", "С": "C", "Т": "T", "У": "Y", "Х": "X", "Ү": "Y", "Һ": "H", "Ԁ": "D", "Ԛ": "Q", "Ԝ": "W",
+    "а": "a", "е": "e", "ѕ": "s", "і": "i", "ј": "j", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x",
+    "һ": "h", "ԁ": "d", "ԛ": "q", "ԝ": "w", "ү": "y", "ӏ": "l", "Ӏ": "I", "в": "b", "к": "k", "м": "m",
+    "н": "h", "т": "t", "п": "n", "г": "r", "ё": "e", "Ё": "E", "З": "3", "з": "3", "Ь": "b", "ь": "b",
+    # Greek
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O",
+    "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "Ϲ": "C", "Ϳ": "J", "α": "a", "β": "b", "γ": "y", "ε": "e",
+    "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ω": "w",
+    "ϲ": "c", "ϳ": "j", "Ѵ": "V", "ѵ": "v", "Σ": "E", "Δ": "A", "λ": "a", "Π": "N", "π": "n", "μ": "u",
+    # Latin look-alikes
+    "ı": "i", "ȷ": "j", "ɑ": "a", "ɡ": "g", "ɩ": "i", "ʋ": "u", "ℓ": "l", "Ø": "O", "ø": "o", "Đ": "D",
+    "đ": "d", "Ł": "L", "ł": "l", "Ħ": "H", "ħ": "h", "ƒ": "f", "ß": "ss", "Æ": "AE", "æ": "ae",
+    "Œ": "OE", "œ": "oe", "Þ": "th", "þ": "th", "Ð": "D", "ð": "d",
+}
+
+_DIGIT_NAMES = {
+    "ZERO": "0", "ONE": "1", "TWO": "2", "THREE": "3", "FOUR": "4",
+    "FIVE": "5", "SIX": "6", "SEVEN": "7", "EIGHT": "8", "NINE": "9",
+}
+_NAME_LETTER = re.compile(r"(?:LETTER|SMALL CAPITAL) ([A-Z])$")
+_NAME_DIGIT = re.compile(r"DIGIT (ZERO|ONE|TWO|THREE|FOUR|FIVE|SIX|SEVEN|EIGHT|NINE)$")
+_SCAN_RANGES = (
+    (0x0250, 0x02B0),  # IPA extensions (small capitals ʀ ʟ ɴ ...)
+    (0x1D00, 0x1DC0),  # phonetic extensions (ᴀ ᴄ ᴅ ᴇ ...)
+    (0xA720, 0xA800),  # Latin extended-D (ꜱ ...)
+    (0x2460, 0x2500),  # enclosed alphanumerics (parenthesised ⒜ ⑴)
+    (0x2776, 0x2794),  # dingbat negative circled digits ❶
+    (0x24EA, 0x2500),
+    (0x1F100, 0x1F200),  # enclosed alphanumeric supplement (🅐 🅰 🇦 🄰)
+    (0x10280, 0x10330),  # Lycian, Carian, Old Italic
+)
+
+
+def _build_table() -> dict[int, str | None]:
+    table: dict[int, str | None] = {cp: None for cp in _DELETE}
+    for ch in _SEPARATORS:
+        table[ord(ch)] = " "
+    for lo, hi in _SCAN_RANGES:
+        for cp in range(lo, hi):
+            ch = chr(cp)
+            nfkc = unicodedata.normalize("NFKC", ch)
+            if nfkc.isascii() and nfkc.isalnum() and len(nfkc) == 1:
+                continue  # NFKC already handles it
+            name = unicodedata.name(ch, "")
+            if "WITH" in name or "TURNED" in name or "REVERSED" in name or "INVERTED" in name:
+                continue
+            m = _NAME_LETTER.search(name)
+            if m:
+                table[cp] = m.group(1).lower() if ("SMALL" in name and "CAPITAL LETTER" not in name) else m.group(1)
+                continue
+            m = _NAME_DIGIT.search(name)
+            if m:
+                table[cp] = _DIGIT_NAMES[m.group(1)]
+    for src, dst in _HOMOGLYPHS.items():
+        table[ord(src)] = dst
+    # control characters (except whitespace) become spaces
+    for cp in list(range(0, 32)) + list(range(0x7F, 0xA0)):
+        table.setdefault(cp, " ")
+    return table
+
+
+_TABLE = _build_table()
+
+# Combining marks used as decoration (underline U+0332, strike U+0336, enclosing keycap U+20E3, accents).
+_MARKS = re.compile("[\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
+
+# Emoji and pictographs become separate tokens ("✌alexis17✌" -> "✌ alexis17 ✌").
+_EMOJI = re.compile("([\u2190-\u21ff\u2300-\u23ff\u25a0-\u27bf\u2900-\u297f\u2b00-\u2bff\U0001f000-\U0001faff])")
+
+# --------------------------------------------------------------------------------------------------------------
+# Placeholders
+# --------------------------------------------------------------------------------------------------------------
+
+_TLDS = (
+    "com|net|org|id|co|io|ly|me|xyz|site|online|info|biz|top|vip|club|link|live|app|gg|cc|tv|asia|pro|bet|win|"
+    "games|game|store|shop|fun|icu|lol|cloud|one|ink|art|tk|ml|ga|cf|gq|ws|to|sh|in|us|uk|de|ru|cn|my|sg|ph|"
+    "edu|gov|mobi|page|site|space|website|tech|today|world|life|best|bid|click|fyi|win|casino|poker|plus|pw|"
+    "blog|news|web|wiki|host|gl|gd|be|ai|so|la|im|is|it|nl|fr|jp|kr|au|ca|br|es"
+)
+_EMAIL_RE = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+_URL_RE = re.compile(
+    r"(?:(?:https?|ftp)://|www\.)[^\s<>\"'()\[\]{}]+"
+    r"|(?<![\w@.\-])(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+(?:" + _TLDS + r")\b(?:/[^\s<>\"'()\[\]{}]*)?",
+    re.IGNORECASE,
+)
+_URL_HINT = re.compile(r"\.(?:" + _TLDS + r")\b|://|www\.", re.IGNORECASE)
+_HAS_DIGITS = re.compile(r"\d")
+_LONG_DIGITS = re.compile(r"\d{3}")
+_TWEET_USER_RE = re.compile(r"\bUSER\b")
+_TWEET_URL_RE = re.compile(r"\bURL\b")
+_MENTION_RE = re.compile(r"(?<![\w@])@+\w[\w.@]{0,39}")
+_PHONE_RE = re.compile(
+    r"(?<![\w+])(?:\+?62|0)\s?8\d{1,2}(?:[\s\-.]?\d{2,5}){2,4}(?!\w)"  # Indonesian mobile numbers
+    r"|(?<![\w+])\+?\d{10,15}(?!\w)"  # any long digit run
+)
+
+# --------------------------------------------------------------------------------------------------------------
+# Word-level rules
+# --------------------------------------------------------------------------------------------------------------
+
+_SPACED_RE = re.compile(r"(?<!\w)(?:\w[ .\-_*|•·~+:]+){2,}\w(?!\w)")
+_SPACED_SEP = re.compile(r"[ .\-_*|•·~+:]+")
+_LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"}
+# a single digit (not part of a longer number) with a letter immediately on its left
+_LEET_RE = re.compile(r"(?<=[^\W\d_])[013457](?!\d)")
+_LEET_SYM_RE = re.compile(r"(?<=[^\W\d_])\$+|\$+(?=[^\W\d_])")
+_REPEAT_RE = re.compile(r"([^\d\s])\1{2,}")
+_WS_RE = re.compile(r"\s+")
+
+
+def _char_stage(text: str) -> str:
+    s = text.translate(_TABLE)
+    s = unicodedata.normalize("NFKD", s)
+    s = _MARKS.sub("", s)
+    s = unicodedata.normalize("NFKC", s)
+    s = s.translate(_TABLE)
+    return s
+
+
+def char_normalize(text: str) -> str:
+    """Character-level normalisation only (no case-folding, no placeholders): used for URL finding."""
+    try:
+        if text.isascii():
+            return text.translate(_TABLE)
+        s = _char_stage(text)
+        for _ in range(3):
+            t = _char_stage(s)
+            if t == s:
+                break
+            s = t
+        return s
+    except Exception:  # noqa: BLE001 - the normaliser must never raise
+        return text if isinstance(text, str) else ""
+
+
+def _join_spaced(m: re.Match[str]) -> str:
+    chunk = m.group(0)
+    joined = _SPACED_SEP.sub("", chunk)
+    if not any(c.isalpha() for c in joined) or sum(c.isalpha() for c in joined) < 2:
+        return chunk
+    return joined
+
+
+def _leet(s: str) -> str:
+    # digits/$ become letters only next to letters; repeat until stable (each round only turns symbols into
+    # letters, so this terminates) so that the result is a fixed point.
+    for _ in range(8):
+        t = _LEET_RE.sub(lambda m: _LEET[m.group(0)], s)
+        t = _LEET_SYM_RE.sub(lambda m: "s" * len(m.group(0)), t)
+        if t == s:
+            break
+        s = t
+    return s
+
+
+def _normalize_once(text: str) -> str:
+    s = char_normalize(text)
+    if "USER" in s:
+        s = _TWEET_USER_RE.sub(" mentiontoken ", s)
+    if "URL" in s:
+        s = _TWEET_URL_RE.sub(" urltoken ", s)
+    s = s.casefold()
+    if not s.isascii():
+        s = _MARKS.sub("", unicodedata.normalize("NFKC", s)).translate(_TABLE)
+        s = _EMOJI.sub(r" \1 ", s)
+    s = _WS_RE.sub(" ", s)
+    s = _SPACED_RE.sub(_join_spaced, s)
+    has_digit = _HAS_DIGITS.search(s)
+    if has_digit or "$" in s:
+        s = _leet(s)
+    if "@" in s:
+        s = _EMAIL_RE.sub(" emailtoken ", s)
+    if _URL_HINT.search(s):
+        s = _URL_RE.sub(" urltoken ", s)
+    if "@" in s:
+        s = _MENTION_RE.sub(" mentiontoken ", s)
+    if has_digit and _LONG_DIGITS.search(s):
+        s = _PHONE_RE.sub(" phonetoken ", s)
+    s = _REPEAT_RE.sub(r"\1\1", s)
+    return _WS_RE.sub(" ", s).strip()
+
+
+def normalize(text: str) -> str:
+    """Normalise a comment for classification. Never raises; idempotent."""
+    if not isinstance(text, str):
+        try:
+            text = "" if text is None else str(text)
+        except Exception:  # noqa: BLE001
+            return ""
+    try:
+        return _normalize_once(text)
+    except Exception:  # noqa: BLE001 - the normaliser must never raise
+        return _WS_RE.sub(" ", text.casefold()).strip()
+
+
+def find_urls(text: str) -> list[str]:
+    """URLs and bare domains (``bit.ly/xx``, ``gacor88.com``) in ``text``, in order of appearance.
+
+    Works on the character-normalised text, so styled/full-width domains are found too; for plain ASCII input the
+    returned strings are exactly the substrings of the original text. E-mail addresses are not URLs.
+    """
+    try:
+        s = char_normalize(text)
+        s = _EMAIL_RE.sub(" ", s)
+        return [m.group(0).rstrip(".,;:!?") for m in _URL_RE.finditer(s)]
+    except Exception:  # noqa: BLE001
+        return []
+
+
+@lru_cache(maxsize=4096)
+def _term_pattern(term: str) -> re.Pattern[str] | None:
+    t = normalize(term)
+    if not t:
+        return None
+    return re.compile(r"(?<!\w)" + re.escape(t) + r"(?!\w)")
+
+
+def contains_term(normalized_text: str, term: str) -> bool:
+    """Word-boundary match of ``term`` (normalised here as well) in already-normalised text."""
+    try:
+        pat = _term_pattern(term)
+        return bool(pat and pat.search(normalized_text))
+    except Exception:  # noqa: BLE001
+        return False
