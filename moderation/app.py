@@ -8,13 +8,14 @@ from datetime import datetime, timezone
 
 from aiohttp import web
 
-from .keys import CLOCK, EXECUTOR, METRICS, SCORER, SETTINGS, STORE
+from .keys import CLOCK, EXECUTOR, METRICS, SCORER, SETTINGS, STORE, WEBHOOK_CONFIG
 from .metrics import Metrics
 from .middlewares import error_middleware, request_context
 from .pipeline.scoring import Scorer
 from .settings import Settings
 from .store import open_store
-from .web import admin, comments, health
+from .web import admin, comments, health, queue
+from .webhooks import DeliveryConfig, webhook_ctx
 
 
 def utc_now() -> datetime:
@@ -34,9 +35,13 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_models_ctx)
     app.cleanup_ctx.append(admin.reload_on_sighup)
+    # Tests may replace the config before the app starts, to retry in milliseconds.
+    app[WEBHOOK_CONFIG] = DeliveryConfig(timeout=settings.webhook_timeout_seconds)
+    app.cleanup_ctx.append(webhook_ctx)
     app.add_routes(health.routes)
     app.add_routes(comments.routes)
     app.add_routes(admin.routes)
+    app.add_routes(queue.routes)
     return app
 
 

@@ -12,6 +12,7 @@ from .metrics import Metrics
 from .pipeline.scoring import Scorer
 from .settings import Settings
 from .store import Store
+from .webhooks import DeliveryConfig, WebhookDispatcher
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
@@ -20,3 +21,7 @@ METRICS = web.AppKey("metrics", Metrics)
 EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
 # The clock, injected so tests control time (flood interval, form timing).
 CLOCK = web.AppKey("clock", Callable[[], datetime])
+
+# The moderator workflow: the webhook dispatcher (started by webhooks.webhook_ctx) and its pacing.
+WEBHOOK_CONFIG = web.AppKey("webhook_config", DeliveryConfig)
+WEBHOOKS = web.AppKey("webhooks", WebhookDispatcher)

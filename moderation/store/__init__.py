@@ -6,12 +6,13 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from ..domain import ApiKey, Comment, Role, Submission, Verdict
+from ..domain import ApiKey, Comment, Role, Status, Submission, Verdict
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,45 @@ class Store(Protocol):
         """
         ...
 
+    # Moderator workflow (queue, decisions, reports, audit)
+    async def list_queue(self, site_id: str, query: QueueQuery) -> QueuePage: ...
+    async def queue_counts(self, site_id: str) -> dict[str, Any]: ...
+    async def decide(self, site_id: str, decision: ModeratorDecision, *, actor: str, now: datetime) -> DecisionOutcome:
+        """One transaction: status change, revision + 1, event, training label, webhook outbox row.
+
+        Raises ``NotFound`` or ``StaleRevision`` (old revision, or the comment awaits no decision).
+        """
+        ...
+    async def add_report(
+        self, site_id: str, comment_id: int, *, reason: str, note: str | None, reporter_hash: str | None,
+        now: datetime,
+    ) -> ReportOutcome: ...
+    async def list_events(
+        self, site_id: str, *, before_id: int | None, limit: int, comment_id: int | None = None,
+    ) -> list[AuditEvent]: ...
+
+    # Webhooks
+    async def set_webhook(self, site_id: str, url: str | None, secret: str | None, now: datetime) -> None: ...
+    async def get_webhook(self, site_id: str) -> WebhookTarget | None: ...
+    async def due_webhooks(self, now: datetime, limit: int) -> list[OutboxItem]:
+        """The oldest undelivered event of each site whose next attempt is due (in order per site)."""
+        ...
+    async def record_webhook_attempt(
+        self, item: OutboxItem, *, at: datetime, status_code: int | None, error: str | None,
+        duration_ms: float, delivered: bool, next_attempt_at: datetime | None,
+    ) -> None:
+        """Log one attempt; mark delivered, reschedule at ``next_attempt_at``, or give up when it is None."""
+        ...
+    async def list_webhook_deliveries(self, site_id: str, *, before_id: int | None, limit: int) -> list[DeliveryRecord]: ...
+    async def webhook_backlog(self, site_id: str) -> dict[str, int]: ...
+    async def retry_failed_webhooks(self, site_id: str, now: datetime) -> int: ...
+
+    # Moderator page sessions
+    async def create_session(self, *, id_hash: str, api_key_id: int, csrf_token: str, now: datetime,
+                             expires_at: datetime) -> None: ...
+    async def find_session(self, id_hash: str, now: datetime) -> ModeratorSession | None: ...
+    async def delete_session(self, id_hash: str) -> None: ...
+
     # Labels for retraining
     async def add_training_label(self, label: TrainingLabel, now: datetime) -> int: ...
     async def list_training_labels(self, *, since_id: int = 0, limit: int = 10_000) -> list[dict[str, Any]]: ...
@@ -102,3 +142,197 @@ def open_store(database_url: str) -> Store:
 
         return PostgresStore(database_url)
     raise ValueError("MODERATION_DATABASE_URL must start with sqlite:/// or postgresql://")
+
+
+# -- The moderator workflow (queue, decisions, reports, audit, webhooks, page sessions) ----------------
+
+
+class QueueOrder(enum.StrEnum):
+    OLDEST = "oldest"
+    RISK = "risk"  # highest classifier score first
+
+
+class ModeratorAction(enum.StrEnum):
+    APPROVE = "approve"  # publish a held comment, or keep a reported one up and close its reports
+    REJECT = "reject"  # refuse a held comment, or take down a reported one
+    REMOVE = "remove"  # take down a published comment
+
+
+REASON_KINDS = ("spam", "toxic", "policy", "other")  # see migration 0002 for which codes fall where
+REJECT_LABELS = ("spam", "toxic", "other")
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    statuses: tuple[Status, ...] = (Status.HELD,)
+    reason: str | None = None  # one of REASON_KINDS, or "reported"
+    article_id: str | None = None
+    order: QueueOrder = QueueOrder.OLDEST
+    limit: int = 50
+    after: tuple[float, int] | None = None  # (risk, id) of the last item of the previous page
+
+
+@dataclass(frozen=True)
+class AuthorHistory:
+    """What this site already decided about comments from the same e-mail address."""
+
+    published: int = 0
+    held: int = 0
+    rejected: int = 0
+    removed: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return {"published": self.published, "held": self.held, "rejected": self.rejected, "removed": self.removed}
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    comment: Comment
+    risk: float
+    reason_kinds: tuple[str, ...]
+    open_reports: int
+    report_reasons: dict[str, int]
+    signals: dict[str, Any]
+    history: AuthorHistory
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    items: list[QueueItem]
+    has_more: bool
+
+
+@dataclass(frozen=True)
+class ModeratorDecision:
+    comment_id: int
+    action: ModeratorAction
+    label: str  # ham, spam, toxic, other
+    revision: int
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class DecisionOutcome:
+    comment: Comment  # after the decision
+    previous_status: Status
+    event_id: int
+    webhook_queued: bool
+    reports_closed: int
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    report_id: int
+    comment: Comment
+    open_reports: int
+    duplicate: bool  # the same reader had already reported this comment
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    id: int
+    comment_id: int
+    at: datetime
+    actor: str
+    action: str
+    from_status: str | None
+    to_status: str
+    label: str | None
+    note: str | None
+    reasons: list[dict[str, Any]] | None
+    model_version: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "comment_id": self.comment_id, "at": self.at.isoformat(), "actor": self.actor,
+            "action": self.action, "from_status": self.from_status, "to_status": self.to_status,
+            "label": self.label, "note": self.note, "reasons": self.reasons, "model_version": self.model_version,
+        }
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    site_id: str
+    url: str
+    secret: str = field(repr=False)  # never printed, never logged
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    site_id: str
+    comment_id: int
+    payload: str  # the exact body to sign and send
+    attempts: int
+    created_at: datetime
+    target: WebhookTarget
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    id: int
+    outbox_id: int
+    comment_id: int
+    event: str
+    attempt: int
+    at: datetime
+    url: str
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+    state: str  # pending, delivered, failed: where the event stands now
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "outbox_id": self.outbox_id, "comment_id": self.comment_id, "event": self.event,
+            "attempt": self.attempt, "at": self.at.isoformat(), "url": self.url, "status_code": self.status_code,
+            "error": self.error, "duration_ms": self.duration_ms, "state": self.state,
+        }
+
+
+@dataclass(frozen=True)
+class ModeratorSession:
+    api_key: ApiKey
+    csrf_token: str = field(repr=False)
+    expires_at: datetime
+
+
+def next_status(current: Status, open_reports: int, action: ModeratorAction) -> Status | None:
+    """Where a moderator action takes a comment; ``None`` when the comment is not awaiting it.
+
+    A comment awaits a decision while it is held, or published with open reader reports
+    (reported comments stay up until a moderator acts, as in Coral). Taking down works on any
+    published comment.
+    """
+    if action is ModeratorAction.REMOVE:
+        return Status.REMOVED if current is Status.PUBLISHED else None
+    if current is Status.HELD:
+        return Status.PUBLISHED if action is ModeratorAction.APPROVE else Status.REJECTED
+    if current is Status.PUBLISHED and open_reports > 0:
+        return Status.PUBLISHED if action is ModeratorAction.APPROVE else Status.REMOVED
+    return None
+
+
+STATUS_CHANGED = "comment.status_changed"
+
+
+def status_changed_payload(comment: Comment, status: Status, label: str, *, event_id: int, at: datetime) -> str:
+    """The webhook body for a status change, exactly as it will be signed and sent. Never the e-mail."""
+    import json
+
+    return json.dumps(
+        {
+            "event": STATUS_CHANGED,
+            "event_id": event_id,  # the audit event id: the same change is never sent with two ids
+            "site_id": comment.site_id,
+            "comment_id": comment.id,
+            "article_id": comment.article_id,
+            "status": status.value,
+            "previous_status": comment.status.value,
+            "label": label,
+            "revision": comment.revision + 1,  # lets the site drop an older event that arrives late
+            "decided_at": at.isoformat(),
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )

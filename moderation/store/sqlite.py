@@ -19,8 +19,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..domain import ApiKey, Comment, Decision, Evidence, Role, Status
-from ..errors import DuplicateComment, IdempotencyConflict, TooManyRequests
+from ..errors import DuplicateComment, IdempotencyConflict, NotFound, StaleRevision, TooManyRequests
 from . import IdempotentResponse, NewComment, RenderResponse, TrainingLabel
+from . import (
+    REASON_KINDS, STATUS_CHANGED, AuditEvent, AuthorHistory, DecisionOutcome, DeliveryRecord, ModeratorDecision,
+    ModeratorSession, OutboxItem, QueueItem, QueueOrder, QueuePage, QueueQuery, ReportOutcome, WebhookTarget,
+    next_status, status_changed_payload,
+)
 
 T = TypeVar("T")
 
@@ -295,18 +300,8 @@ class SQLiteStore:
 
     # -- labels for retraining --------------------------------------------------------------------
     async def add_training_label(self, label: TrainingLabel, now: datetime) -> int:
-        def add(conn: sqlite3.Connection) -> int:
-            cur = conn.execute(
-                "INSERT INTO training_labels (site_id, comment_id, text, label, source, actor, model_version, "
-                "scores, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    label.site_id, label.comment_id, label.text, label.label, label.source, label.actor,
-                    label.model_version, json.dumps(label.scores) if label.scores is not None else None, to_ts(now),
-                ),
-            )
-            return int(cur.lastrowid or 0)
-
-        return await self._run(add)
+        # The same statement a moderator decision runs inside its own transaction.
+        return await self._run(lambda conn: insert_training_label(conn, label, now))
 
     async def list_training_labels(self, *, since_id: int = 0, limit: int = 10_000) -> list[dict[str, Any]]:
         def list_(conn: sqlite3.Connection) -> list[dict[str, Any]]:
@@ -344,6 +339,318 @@ class SQLiteStore:
         return await self._run(stats)
 
 
+    # -- the moderator workflow: queue, decisions, reports, audit ---------------------------------
+    async def list_queue(self, site_id: str, query: QueueQuery) -> QueuePage:
+        def list_(conn: sqlite3.Connection) -> QueuePage:
+            sql, params = queue_sql(site_id, query)
+            rows = conn.execute(sql, params).fetchall()
+            has_more = len(rows) > query.limit
+            rows = rows[: query.limit]
+            comments = [comment_from_row(r) for r in rows]
+            ids = [c.id for c in comments]
+            kinds = queue_reason_kinds(conn, ids)
+            reports = open_report_reasons(conn, ids)
+            history = author_history(conn, site_id, {c.author_email for c in comments})
+            items = [
+                QueueItem(
+                    comment=c,
+                    risk=float(r[len(COMMENT_COLUMNS_LIST)]),
+                    open_reports=int(r[len(COMMENT_COLUMNS_LIST) + 1]),
+                    signals=json.loads(r[len(COMMENT_COLUMNS_LIST) + 2] or "{}"),
+                    reason_kinds=tuple(sorted(kinds.get(c.id, ()))),
+                    report_reasons=reports.get(c.id, {}),
+                    history=history.get(c.author_email, AuthorHistory()),
+                )
+                for c, r in zip(comments, rows)
+            ]
+            return QueuePage(items=items, has_more=has_more)
+
+        return await self._run(list_)
+
+    async def queue_counts(self, site_id: str) -> dict[str, Any]:
+        def count(conn: sqlite3.Connection) -> dict[str, Any]:
+            by_status = {s.value: 0 for s in Status}
+            for status, n in conn.execute(
+                "SELECT status, COUNT(*) FROM comments WHERE site_id = ? GROUP BY status", (site_id,)
+            ):
+                by_status[status] = n
+            held_by_reason = {kind: 0 for kind in REASON_KINDS}
+            for kind, n in conn.execute(
+                "SELECT k.kind, COUNT(*) FROM comment_reason_kinds k JOIN comments c ON c.id = k.comment_id "
+                "WHERE k.site_id = ? AND c.status = 'held' GROUP BY k.kind",
+                (site_id,),
+            ):
+                held_by_reason[kind] = n
+            reported = conn.execute(
+                "SELECT COUNT(*) FROM comments WHERE site_id = ? AND status IN ('published', 'held') "
+                "AND open_reports > 0",
+                (site_id,),
+            ).fetchone()[0]
+            return {
+                "held": by_status["held"], "reported": reported, "by_status": by_status,
+                "held_by_reason": held_by_reason,
+            }
+
+        return await self._run(count)
+
+    async def decide(self, site_id: str, decision: ModeratorDecision, *, actor: str, now: datetime) -> DecisionOutcome:
+        def decide(conn: sqlite3.Connection) -> DecisionOutcome:
+            row = conn.execute(
+                f"SELECT {COMMENT_COLUMNS}, open_reports FROM comments WHERE site_id = ? AND id = ?",
+                (site_id, decision.comment_id),
+            ).fetchone()
+            if row is None:
+                raise NotFound("No such comment.")
+            comment = comment_from_row(row)
+            target = next_status(comment.status, int(row[-1]), decision.action)
+            if decision.revision != comment.revision:
+                raise StaleRevision(current_revision=comment.revision, status=comment.status.value)
+            if target is None:
+                raise StaleRevision(
+                    f"This comment is {comment.status.value} and awaits no {decision.action.value} decision.",
+                    current_revision=comment.revision, status=comment.status.value,
+                )
+            stamp = to_ts(now)
+            conn.execute(
+                "UPDATE comments SET status = ?, revision = revision + 1, updated_at = ?, open_reports = 0 "
+                "WHERE id = ? AND revision = ?",
+                (target.value, stamp, comment.id, comment.revision),
+            )
+            closed = conn.execute(
+                "UPDATE comment_reports SET resolved_at = ?, resolution = ? WHERE comment_id = ? AND resolved_at IS NULL",
+                (stamp, decision.action.value, comment.id),
+            ).rowcount
+            event_id = insert_event(
+                conn, comment, at=stamp, actor=actor, action=decision.action.value, to_status=target.value,
+                label=decision.label, note=decision.note,
+            )
+            insert_training_label(
+                conn,
+                TrainingLabel(
+                    site_id=site_id, text=comment.content, label=decision.label, source="moderator",
+                    comment_id=comment.id, actor=actor, model_version=comment.model_version, scores=comment.scores,
+                ),
+                now,
+            )
+            queued = False
+            if target is not comment.status:
+                queued = enqueue_status_change(conn, comment, target, decision.label, event_id=event_id, at=now)
+            updated = comment_from_row(
+                conn.execute(f"SELECT {COMMENT_COLUMNS} FROM comments WHERE id = ?", (comment.id,)).fetchone()
+            )
+            return DecisionOutcome(updated, comment.status, event_id, queued, closed)
+
+        return await self._run(lambda conn: self._transaction(conn, decide))
+
+    async def add_report(
+        self, site_id: str, comment_id: int, *, reason: str, note: str | None, reporter_hash: str | None,
+        now: datetime,
+    ) -> ReportOutcome:
+        def report(conn: sqlite3.Connection) -> ReportOutcome:
+            row = conn.execute(
+                f"SELECT {COMMENT_COLUMNS}, open_reports FROM comments WHERE site_id = ? AND id = ?",
+                (site_id, comment_id),
+            ).fetchone()
+            if row is None:
+                raise NotFound("No such comment.")
+            comment = comment_from_row(row)
+            if reporter_hash is not None:
+                earlier = conn.execute(
+                    "SELECT id FROM comment_reports WHERE comment_id = ? AND reporter_hash = ?",
+                    (comment_id, reporter_hash),
+                ).fetchone()
+                if earlier is not None:
+                    return ReportOutcome(earlier[0], comment, int(row[-1]), duplicate=True)
+            stamp = to_ts(now)
+            # A comment already decided against keeps the report on record, closed at once.
+            awaiting = comment.status in (Status.PUBLISHED, Status.HELD)
+            cur = conn.execute(
+                "INSERT INTO comment_reports (comment_id, site_id, reason, note, reporter_hash, created_at, "
+                "resolved_at, resolution) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (comment_id, site_id, reason, note, reporter_hash, stamp,
+                 None if awaiting else stamp, None if awaiting else f"already_{comment.status.value}"),
+            )
+            if awaiting:
+                conn.execute(
+                    "UPDATE comments SET open_reports = open_reports + 1, last_reported_at = ? WHERE id = ?",
+                    (stamp, comment_id),
+                )
+            insert_event(conn, comment, at=stamp, actor="reader", action="report", to_status=comment.status.value,
+                         label=reason, note=None)
+            open_reports = int(row[-1]) + (1 if awaiting else 0)
+            return ReportOutcome(int(cur.lastrowid or 0), comment, open_reports, duplicate=False)
+
+        return await self._run(lambda conn: self._transaction(conn, report))
+
+    async def list_events(
+        self, site_id: str, *, before_id: int | None, limit: int, comment_id: int | None = None,
+    ) -> list[AuditEvent]:
+        def list_(conn: sqlite3.Connection) -> list[AuditEvent]:
+            sql = (
+                "SELECT id, comment_id, at, actor, action, from_status, to_status, label, note, reasons, "
+                "model_version FROM comment_events WHERE site_id = ?"
+            )
+            params: list[Any] = [site_id]
+            if before_id is not None:
+                sql += " AND id < ?"
+                params.append(before_id)
+            if comment_id is not None:
+                sql += " AND comment_id = ?"
+                params.append(comment_id)
+            sql += " ORDER BY id DESC LIMIT ?"
+            params.append(limit)
+            return [
+                AuditEvent(
+                    id=r[0], comment_id=r[1], at=from_ts(r[2]), actor=r[3], action=r[4], from_status=r[5],
+                    to_status=r[6], label=r[7], note=r[8], reasons=json.loads(r[9]) if r[9] else None,
+                    model_version=r[10],
+                )
+                for r in conn.execute(sql, params)
+            ]
+
+        return await self._run(list_)
+
+    # -- webhooks -------------------------------------------------------------------------------
+    async def set_webhook(self, site_id: str, url: str | None, secret: str | None, now: datetime) -> None:
+        def set_(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT OR IGNORE INTO sites (id, created_at) VALUES (?, ?)", (site_id, to_ts(now)))
+            conn.execute("UPDATE sites SET webhook_url = ?, webhook_secret = ? WHERE id = ?", (url, secret, site_id))
+
+        await self._run(lambda conn: self._transaction(conn, set_))
+
+    async def get_webhook(self, site_id: str) -> WebhookTarget | None:
+        row = await self._run(
+            lambda conn: conn.execute(
+                "SELECT webhook_url, webhook_secret FROM sites WHERE id = ? AND webhook_url IS NOT NULL", (site_id,)
+            ).fetchone()
+        )
+        return WebhookTarget(site_id, row[0], row[1] or "") if row else None
+
+    async def due_webhooks(self, now: datetime, limit: int) -> list[OutboxItem]:
+        def due(conn: sqlite3.Connection) -> list[OutboxItem]:
+            rows = conn.execute(
+                "SELECT o.id, o.site_id, o.comment_id, o.payload, o.attempts, o.created_at, s.webhook_url, "
+                "s.webhook_secret FROM webhook_outbox o JOIN sites s ON s.id = o.site_id "
+                "WHERE o.delivered_at IS NULL AND o.failed_at IS NULL AND o.next_attempt_at <= ? "
+                "AND s.webhook_url IS NOT NULL AND o.id = (SELECT MIN(p.id) FROM webhook_outbox p "
+                "WHERE p.site_id = o.site_id AND p.delivered_at IS NULL AND p.failed_at IS NULL) "
+                "ORDER BY o.id LIMIT ?",
+                (to_ts(now), limit),
+            ).fetchall()
+            return [
+                OutboxItem(r[0], r[1], r[2], r[3], r[4], from_ts(r[5]), WebhookTarget(r[1], r[6], r[7] or ""))
+                for r in rows
+            ]
+
+        return await self._run(due)
+
+    async def record_webhook_attempt(
+        self, item: OutboxItem, *, at: datetime, status_code: int | None, error: str | None,
+        duration_ms: float, delivered: bool, next_attempt_at: datetime | None,
+    ) -> None:
+        def record(conn: sqlite3.Connection) -> None:
+            stamp = to_ts(at)
+            conn.execute(
+                "INSERT INTO webhook_deliveries (outbox_id, site_id, attempt, at, url, status_code, error, "
+                "duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (item.id, item.site_id, item.attempts + 1, stamp, item.target.url, status_code, error,
+                 round(duration_ms, 2)),
+            )
+            if delivered:
+                conn.execute(
+                    "UPDATE webhook_outbox SET attempts = attempts + 1, delivered_at = ?, last_error = NULL "
+                    "WHERE id = ?",
+                    (stamp, item.id),
+                )
+            elif next_attempt_at is not None:
+                conn.execute(
+                    "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
+                    "WHERE id = ?",
+                    (to_ts(next_attempt_at), error, item.id),
+                )
+            else:
+                conn.execute(
+                    "UPDATE webhook_outbox SET attempts = attempts + 1, failed_at = ?, last_error = ? WHERE id = ?",
+                    (stamp, error, item.id),
+                )
+
+        await self._run(lambda conn: self._transaction(conn, record))
+
+    async def list_webhook_deliveries(self, site_id: str, *, before_id: int | None, limit: int) -> list[DeliveryRecord]:
+        def list_(conn: sqlite3.Connection) -> list[DeliveryRecord]:
+            sql = (
+                "SELECT d.id, d.outbox_id, o.comment_id, o.event, d.attempt, d.at, d.url, d.status_code, d.error, "
+                "d.duration_ms, CASE WHEN o.delivered_at IS NOT NULL THEN 'delivered' "
+                "WHEN o.failed_at IS NOT NULL THEN 'failed' ELSE 'pending' END "
+                "FROM webhook_deliveries d JOIN webhook_outbox o ON o.id = d.outbox_id WHERE d.site_id = ?"
+            )
+            params: list[Any] = [site_id]
+            if before_id is not None:
+                sql += " AND d.id < ?"
+                params.append(before_id)
+            sql += " ORDER BY d.id DESC LIMIT ?"
+            params.append(limit)
+            return [
+                DeliveryRecord(r[0], r[1], r[2], r[3], r[4], from_ts(r[5]), r[6], r[7], r[8], r[9], r[10])
+                for r in conn.execute(sql, params)
+            ]
+
+        return await self._run(list_)
+
+    async def webhook_backlog(self, site_id: str) -> dict[str, int]:
+        def backlog(conn: sqlite3.Connection) -> dict[str, int]:
+            row = conn.execute(
+                "SELECT COALESCE(SUM(delivered_at IS NULL AND failed_at IS NULL), 0), "
+                "COALESCE(SUM(failed_at IS NOT NULL), 0), COALESCE(SUM(delivered_at IS NOT NULL), 0) "
+                "FROM webhook_outbox WHERE site_id = ?",
+                (site_id,),
+            ).fetchone()
+            return {"pending": int(row[0]), "failed": int(row[1]), "delivered": int(row[2])}
+
+        return await self._run(backlog)
+
+    async def retry_failed_webhooks(self, site_id: str, now: datetime) -> int:
+        def retry(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                "UPDATE webhook_outbox SET failed_at = NULL, attempts = 0, next_attempt_at = ? "
+                "WHERE site_id = ? AND failed_at IS NOT NULL",
+                (to_ts(now), site_id),
+            ).rowcount
+
+        return await self._run(lambda conn: self._transaction(conn, retry))
+
+    # -- moderator page sessions ----------------------------------------------------------------
+    async def create_session(self, *, id_hash: str, api_key_id: int, csrf_token: str, now: datetime,
+                             expires_at: datetime) -> None:
+        def create(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM moderator_sessions WHERE expires_at <= ?", (to_ts(now),))
+            conn.execute(
+                "INSERT INTO moderator_sessions (id_hash, api_key_id, csrf_token, created_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (id_hash, api_key_id, csrf_token, to_ts(now), to_ts(expires_at)),
+            )
+
+        await self._run(lambda conn: self._transaction(conn, create))
+
+    async def find_session(self, id_hash: str, now: datetime) -> ModeratorSession | None:
+        def find(conn: sqlite3.Connection) -> ModeratorSession | None:
+            row = conn.execute(
+                "SELECT k.id, k.site_id, k.role, k.prefix, k.created_at, s.csrf_token, s.expires_at "
+                "FROM moderator_sessions s JOIN api_keys k ON k.id = s.api_key_id "
+                "WHERE s.id_hash = ? AND s.expires_at > ? AND k.revoked_at IS NULL",
+                (id_hash, to_ts(now)),
+            ).fetchone()
+            if row is None:
+                return None
+            key = ApiKey(id=row[0], site_id=row[1], role=Role(row[2]), prefix=row[3], created_at=from_ts(row[4]))
+            return ModeratorSession(api_key=key, csrf_token=row[5], expires_at=from_ts(row[6]))
+
+        return await self._run(find)
+
+    async def delete_session(self, id_hash: str) -> None:
+        await self._run(lambda conn: conn.execute("DELETE FROM moderator_sessions WHERE id_hash = ?", (id_hash,)))
+
+
 def model_stats_row(row: Any) -> dict[str, Any]:
     version, total, published, held, held_approved, held_rejected, published_removed = (int(x or 0) if i else x
                                                                                           for i, x in enumerate(row))
@@ -360,3 +667,116 @@ def model_stats_row(row: Any) -> dict[str, Any]:
         if held_approved + held_rejected else None,
         "publish_overturn_rate": round(published_removed / published, 4) if published else None,
     }
+
+
+# -- moderator workflow helpers (each runs inside the caller's transaction) ---------------------------
+
+COMMENT_COLUMNS_LIST = [c.strip() for c in COMMENT_COLUMNS.split(",")]
+
+
+def queue_sql(site_id: str, query: QueueQuery) -> tuple[str, list[Any]]:
+    """The page query: filters, keyset pagination on (risk, id) or id, one extra row to see if more follow."""
+    marks = ", ".join("?" for _ in query.statuses)
+    sql = f"SELECT {COMMENT_COLUMNS}, risk, open_reports, signals FROM comments WHERE site_id = ? AND status IN ({marks})"
+    params: list[Any] = [site_id, *(s.value for s in query.statuses)]
+    if query.reason == "reported":
+        sql += " AND open_reports > 0"
+    elif query.reason is not None:
+        sql += " AND EXISTS (SELECT 1 FROM comment_reason_kinds k WHERE k.comment_id = comments.id AND k.kind = ?)"
+        params.append(query.reason)
+    if query.article_id is not None:
+        sql += " AND article_id = ?"
+        params.append(query.article_id)
+    if query.order is QueueOrder.RISK:
+        if query.after is not None:
+            sql += " AND (risk < ? OR (risk = ? AND id > ?))"
+            params += [query.after[0], query.after[0], query.after[1]]
+        sql += " ORDER BY risk DESC, id ASC"
+    else:
+        if query.after is not None:
+            sql += " AND id > ?"
+            params.append(query.after[1])
+        sql += " ORDER BY id ASC"
+    sql += " LIMIT ?"
+    params.append(query.limit + 1)
+    return sql, params
+
+
+def _in_marks(values: Any) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def queue_reason_kinds(conn: sqlite3.Connection, ids: list[int]) -> dict[int, set[str]]:
+    found: dict[int, set[str]] = {}
+    if ids:
+        for comment_id, kind in conn.execute(
+            f"SELECT comment_id, kind FROM comment_reason_kinds WHERE comment_id IN ({_in_marks(ids)})", ids
+        ):
+            found.setdefault(comment_id, set()).add(kind)
+    return found
+
+
+def open_report_reasons(conn: sqlite3.Connection, ids: list[int]) -> dict[int, dict[str, int]]:
+    found: dict[int, dict[str, int]] = {}
+    if ids:
+        for comment_id, reason, n in conn.execute(
+            f"SELECT comment_id, reason, COUNT(*) FROM comment_reports WHERE resolved_at IS NULL "
+            f"AND comment_id IN ({_in_marks(ids)}) GROUP BY comment_id, reason",
+            ids,
+        ):
+            found.setdefault(comment_id, {})[reason] = n
+    return found
+
+
+def author_history(conn: sqlite3.Connection, site_id: str, emails: set[str]) -> dict[str, AuthorHistory]:
+    counts: dict[str, dict[str, int]] = {}
+    if emails:
+        listed = sorted(emails)
+        for email, status, n in conn.execute(
+            f"SELECT author_email, status, COUNT(*) FROM comments WHERE site_id = ? "
+            f"AND author_email IN ({_in_marks(listed)}) GROUP BY author_email, status",
+            [site_id, *listed],
+        ):
+            counts.setdefault(email, {})[status] = n
+    return {email: AuthorHistory(**by_status) for email, by_status in counts.items()}
+
+
+def insert_event(conn: sqlite3.Connection, comment: Comment, *, at: str, actor: str, action: str, to_status: str,
+                 label: str | None, note: str | None) -> int:
+    cur = conn.execute(
+        "INSERT INTO comment_events (comment_id, site_id, at, actor, action, from_status, to_status, label, note, "
+        "model_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (comment.id, comment.site_id, at, actor, action, comment.status.value, to_status, label, note,
+         comment.model_version),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def insert_training_label(conn: sqlite3.Connection, label: TrainingLabel, now: datetime) -> int:
+    cur = conn.execute(
+        "INSERT INTO training_labels (site_id, comment_id, text, label, source, actor, model_version, "
+        "scores, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            label.site_id, label.comment_id, label.text, label.label, label.source, label.actor,
+            label.model_version, json.dumps(label.scores) if label.scores is not None else None, to_ts(now),
+        ),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def enqueue_status_change(conn: sqlite3.Connection, comment: Comment, status: Status, label: str, *,
+                          event_id: int, at: datetime) -> bool:
+    """Write the webhook event for a status change, if the site has a webhook (no e-mail, ever)."""
+    has_webhook = conn.execute(
+        "SELECT 1 FROM sites WHERE id = ? AND webhook_url IS NOT NULL", (comment.site_id,)
+    ).fetchone()
+    if not has_webhook:
+        return False
+    payload = status_changed_payload(comment, status, label, event_id=event_id, at=at)
+    stamp = to_ts(at)
+    conn.execute(
+        "INSERT INTO webhook_outbox (site_id, comment_id, event, payload, created_at, next_attempt_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (comment.site_id, comment.id, STATUS_CHANGED, payload, stamp, stamp),
+    )
+    return True
