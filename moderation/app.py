@@ -14,7 +14,7 @@ from .middlewares import error_middleware, request_context
 from .pipeline.scoring import Scorer
 from .settings import Settings
 from .store import open_store
-from .web import admin, comments, compat_perspective, health, queue
+from .web import admin, comments, compat_akismet, compat_perspective, health, queue
 from .webhooks import DeliveryConfig, webhook_ctx
 
 
@@ -44,6 +44,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     app.add_routes(queue.routes)
     # Drop-in compatibility: Perspective's comments:analyze and Akismet's comment-check (docs/compat.md).
     app.add_routes(compat_perspective.routes)
+    app.add_routes(compat_akismet.routes)
     return app
 
 
