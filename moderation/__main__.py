@@ -4,6 +4,7 @@
     moderation keys create --role {site,moderator,admin} --site SITE [--data-dir DIR]
     moderation check "some text"
     moderation models list | promote VERSION|latest | rollback   [--models-dir DIR]
+    moderation sites set-webhook --site SITE (--url URL | --remove) [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -58,6 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--models-dir", type=Path, help="models directory (env MODERATION_MODELS_DIR)")
         if name == "promote":
             sub.add_argument("version", help="a version, or 'latest' for the newest candidate that passed its gate")
+
+    sites = commands.add_parser("sites", help="configure a site")
+    site_commands = sites.add_subparsers(dest="site_command", required=True)
+    webhook = site_commands.add_parser("set-webhook", help="set the site's webhook URL and print a new secret once")
+    _add_common(webhook)
+    webhook.add_argument("--site", required=True, help="the site to notify")
+    target = webhook.add_mutually_exclusive_group(required=True)
+    target.add_argument("--url", help="http(s) URL that receives signed comment.status_changed events")
+    target.add_argument("--remove", action="store_true", help="stop sending webhooks to this site")
     return parser
 
 
@@ -180,6 +190,36 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sites_set_webhook(args: argparse.Namespace) -> int:
+    from .errors import ValidationFailed
+    from .store import open_store
+    from .webhooks import new_secret, validate_webhook_url
+
+    settings = _settings(args)
+    try:
+        url = None if args.remove else validate_webhook_url(args.url)
+    except ValidationFailed as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    secret = None if args.remove else new_secret()
+
+    async def store_it() -> None:
+        store = open_store(settings.effective_database_url)
+        try:
+            await store.migrate()
+            await store.set_webhook(args.site, url, secret, datetime.now(timezone.utc))
+        finally:
+            await store.close()
+
+    asyncio.run(store_it())
+    if secret is None:
+        print(f"Webhook removed for site {args.site!r}.")
+        return 0
+    print(f"Webhook for site {args.site!r} set to {url}. Its signing secret is shown only once; store it now:")
+    print(secret)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -191,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_check(args)
         if args.command == "models":
             return cmd_models(args)
+        if args.command == "sites":
+            return cmd_sites_set_webhook(args)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
