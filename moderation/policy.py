@@ -35,6 +35,8 @@ class Policy:
     min_submit_seconds: float = 3.0
     # Refuse (429) a second comment from the same e-mail or IP within this many seconds.
     flood_interval_seconds: float = 15.0
+    # Hold (classifier_unavailable) rather than wait longer than this for the classifiers.
+    classifier_timeout_seconds: float = 2.0
     # Hold every comment regardless of scores (WordPress "Comment must be manually approved").
     hold_all: bool = False
 

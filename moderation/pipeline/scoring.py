@@ -78,14 +78,21 @@ class Scorer:
     def version(self) -> str | None:
         return self.current.version if self.current else None
 
-    async def score(self, text: str, hold_thresholds: dict[str, float]) -> ScoringResult:
-        """Scores for every head, plus explanations for the heads that reach their threshold."""
+    async def score(self, text: str, hold_thresholds: dict[str, float], *, timeout: float | None = None) -> ScoringResult:
+        """Scores for every head, plus explanations for the heads that reach their threshold.
+
+        Past ``timeout`` seconds the comment is not waited for: the caller holds it instead (fail closed).
+        """
         loaded = self.current
         if loaded is None:
             raise ScoringUnavailable(self.load_error or "no model loaded")
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self.executor, _score_sync, loaded, text, hold_thresholds)
+            future = loop.run_in_executor(self.executor, _score_sync, loaded, text, hold_thresholds)
+            return await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            log.error("model_timeout", timeout_s=timeout, model_version=loaded.version)
+            raise ScoringUnavailable(f"scoring took longer than {timeout} s") from None
         except Exception as exc:  # a broken model must hold the comment, never answer 500
             log.error("model_failed", error=repr(exc), model_version=loaded.version)
             raise ScoringUnavailable(repr(exc)) from exc

@@ -90,7 +90,9 @@ async def submit_comment(request: web.Request) -> web.Response:
     scoring: ScoringResult | None = None
     scoring_error: str | None = None
     try:
-        scoring = await app[SCORER].score(submission.content, dict(policy.thresholds))
+        scoring = await app[SCORER].score(
+            submission.content, dict(policy.thresholds), timeout=policy.classifier_timeout_seconds
+        )
     except ScoringUnavailable as exc:
         scoring_error = str(exc)
         app[METRICS].classifier_failures.inc()
