@@ -435,7 +435,7 @@ async def test_health_ready_and_metrics(api: Api) -> None:
     assert ready.status == 200
     assert (await ready.json())["checks"]["models"].startswith("ok")
     await api.post_comment()
-    await api.post_comment(content="https://a.x/1 https://b.x/2 https://c.x/3")
+    await api.post_comment(author_email="lain@example.com", content="https://a.x/1 https://b.x/2 https://c.x/3")
     text = await (await api.client.get("/metrics")).text()
     assert 'moderation_decisions_total{decision="publish"} 1.0' in text
     assert 'moderation_hold_reasons_total{reason="policy.links"} 1.0' in text
