@@ -14,7 +14,7 @@ from .middlewares import error_middleware, request_context
 from .pipeline.scoring import Scorer
 from .settings import Settings
 from .store import open_store
-from .web import admin, comments, compat_akismet, compat_perspective, health, queue
+from .web import admin, comments, compat_akismet, compat_perspective, health, moderate, queue
 from .webhooks import DeliveryConfig, webhook_ctx
 
 
@@ -42,6 +42,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     app.add_routes(comments.routes)
     app.add_routes(admin.routes)
     app.add_routes(queue.routes)
+    moderate.setup(app)  # the moderator page at /moderate (templates, static files, security headers)
     # Drop-in compatibility: Perspective's comments:analyze and Akismet's comment-check (docs/compat.md).
     app.add_routes(compat_perspective.routes)
     app.add_routes(compat_akismet.routes)

@@ -1,0 +1,223 @@
+"""Handlers of the moderator page: sign in and out, the queue, decisions from the page, language."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import aiohttp_jinja2
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from ... import i18n
+from ...auth import authenticate
+from ...domain import Role
+from ...errors import Forbidden, ModerationError, StaleRevision, Unauthorized
+from ...keys import STORE
+from ...middlewares import LOG_FIELDS
+from ...store import ModeratorAction, ModeratorDecision, QueueOrder
+from ..queue import apply_decision, encode_cursor, queue_query_from
+from .render import item_view
+from .sessions import (
+    LANG_COOKIE, SIGNIN_COOKIE, SIGNIN_TOKEN_AGE, check_csrf, clear_cookie, current_session, end_session,
+    require_session, set_cookie, start_session,
+)
+from .text import TEXT, translator
+
+routes = web.RouteTableDef()
+
+# Page buttons → (action, label). "spam"/"toxic" reject a held comment, or take down a reported one.
+BUTTONS = {
+    "approve": (ModeratorAction.APPROVE, "ham"),
+    "spam": (ModeratorAction.REJECT, "spam"),
+    "toxic": (ModeratorAction.REJECT, "toxic"),
+}
+LISTING_PARAMS = ("status", "reason", "order", "article_id", "cursor", "limit")
+MAX_FORM_DECISIONS = 100
+
+
+def page_language(request: web.Request) -> str:
+    chosen = request.cookies.get(LANG_COOKIE)
+    if chosen in TEXT:
+        return chosen
+    return i18n.pick_language(request.headers.get("Accept-Language"))
+
+
+def listing_query(pairs: Any) -> dict[str, str]:
+    """Only the known listing parameters, so nothing else can be smuggled into a redirect."""
+    return {k: v for k, v in pairs if k in LISTING_PARAMS and v and len(v) <= 600}
+
+
+def listing_url(params: dict[str, str], **extra: Any) -> str:
+    merged = {**params, **{k: str(v) for k, v in extra.items() if v is not None}}
+    merged = {k: v for k, v in merged.items() if v not in (None, "")}
+    return "/moderate" + ("?" + urlencode(merged) if merged else "")
+
+
+def render(template: str, request: web.Request, context: dict[str, Any], *, status: int = 200) -> web.Response:
+    lang = page_language(request)
+    return aiohttp_jinja2.render_template(
+        template, request, {"t": translator(lang), "lang": lang, **context}, status=status
+    )
+
+
+# -- sign in and out -----------------------------------------------------------------------------------
+
+
+def _signin_page(request: web.Request, *, failed: bool, status: int = 200) -> web.Response:
+    token = secrets.token_urlsafe(32)
+    response = render("moderate_signin.html", request, {"csrf": token, "failed": failed}, status=status)
+    set_cookie(response, request, SIGNIN_COOKIE, token, SIGNIN_TOKEN_AGE)
+    return response
+
+
+@routes.get("/moderate/sign-in")
+async def sign_in_form(request: web.Request) -> web.Response:
+    if await current_session(request) is not None:
+        raise web.HTTPSeeOther("/moderate")
+    return _signin_page(request, failed=False)
+
+
+@routes.post("/moderate/sign-in")
+async def sign_in(request: web.Request) -> web.Response:
+    form = await request.post()
+    check_csrf(request.cookies.get(SIGNIN_COOKIE), form.get("csrf"))
+    key_text = form.get("key")
+    try:
+        key = await authenticate(request, key_text.strip() if isinstance(key_text, str) else None,
+                                 Role.MODERATOR, Role.ADMIN)
+    except (Unauthorized, Forbidden):
+        request[LOG_FIELDS]["sign_in"] = "refused"
+        return _signin_page(request, failed=True, status=401)
+    redirect = web.HTTPSeeOther("/moderate")
+    await start_session(request, redirect, key.id)
+    clear_cookie(redirect, SIGNIN_COOKIE)
+    request[LOG_FIELDS].update(sign_in="ok", key_id=key.id)
+    raise redirect
+
+
+@routes.post("/moderate/sign-out")
+async def sign_out(request: web.Request) -> web.Response:
+    session = await require_session(request)
+    check_csrf(session.csrf_token, (await request.post()).get("csrf"))
+    redirect = web.HTTPSeeOther("/moderate/sign-in")
+    await end_session(request, redirect)
+    raise redirect
+
+
+@routes.get("/moderate/language")
+async def switch_language(request: web.Request) -> web.Response:
+    """Remember the chosen interface language and go back to the same listing."""
+    lang = request.query.get("to")
+    redirect = web.HTTPSeeOther(listing_url(listing_query(request.query.items())))
+    if lang in TEXT:
+        set_cookie(redirect, request, LANG_COOKIE, lang, 365 * 24 * 3600)
+    raise redirect
+
+
+# -- the queue -------------------------------------------------------------------------------------------
+
+
+@routes.get("/moderate")
+async def queue_page(request: web.Request) -> web.Response:
+    session = await require_session(request)
+    site = session.api_key.site_id
+    query, fingerprint = queue_query_from(request)
+    store = request.app[STORE]
+    page = await store.list_queue(site, query)
+    counts = await store.queue_counts(site)
+    params = listing_query(request.query.items())
+    base = {k: v for k, v in params.items() if k != "cursor"}  # filters without the page position
+    order = {k: v for k, v in base.items() if k == "order"}
+    lang = page_language(request)
+    view = "reported" if query.reason == "reported" else "held"
+    context = {
+        "session": session,
+        "csrf": session.csrf_token,
+        "items": [item_view(item, lang) for item in page.items],
+        "counts": counts,
+        "view": view,
+        "reason": query.reason,
+        "order": query.order.value,
+        "article_id": query.article_id,
+        "back": urlencode(params),
+        "links": {
+            "held": listing_url(order),
+            "reported": listing_url(order, reason="reported"),
+            "reasons": {kind: listing_url(order, reason=kind) for kind in ("spam", "toxic", "policy", "other")},
+            "all_reasons": listing_url(order),
+            "oldest": listing_url({k: v for k, v in base.items() if k != "order"}),
+            "risk": listing_url(base, order=QueueOrder.RISK.value),
+            "no_article": listing_url({k: v for k, v in base.items() if k != "article_id"}),
+            "article": lambda article: listing_url(order, article_id=article),
+            "next": listing_url(base, cursor=encode_cursor(page.items[-1], fingerprint))
+            if page.has_more and page.items else None,
+            "first": listing_url(base) if "cursor" in params else None,
+            "language": "/moderate/language?" + urlencode({"to": "en" if lang == "id" else "id", **params}),
+        },
+        "notices": _notices(request),
+    }
+    request[LOG_FIELDS].update(page_items=len(page.items))
+    return render("moderate_queue.html", request, context)
+
+
+def _notices(request: web.Request) -> list[tuple[str, int]]:
+    """Outcome counts carried in the redirect after a decision (numbers only, never echoed text)."""
+    found = []
+    for name in ("done", "stale", "failed", "none"):
+        raw = request.query.get(name, "")
+        if raw.isdigit() and 0 < int(raw) <= 10_000:
+            found.append((name, int(raw)))
+    return found
+
+
+# -- decisions from the page -------------------------------------------------------------------------------
+
+
+def _decision(button: str, target: str) -> ModeratorDecision | None:
+    """``button`` is approve/spam/toxic; ``target`` is "<comment id>:<revision>" as the page showed it."""
+    if button not in BUTTONS:
+        return None
+    comment_id, _, revision = target.partition(":")
+    if not comment_id.isdigit() or not revision.isdigit():
+        return None
+    action, label = BUTTONS[button]
+    return ModeratorDecision(comment_id=int(comment_id), action=action, label=label, revision=int(revision))
+
+
+def decisions_from_form(form: MultiDictProxy[Any]) -> list[ModeratorDecision | None]:
+    one = form.get("one")
+    if isinstance(one, str) and one:  # a button on one comment: "approve:<id>:<revision>"
+        button, _, target = one.partition(":")
+        return [_decision(button, target)]
+    bulk = form.get("bulk")
+    selected = [v for v in form.getall("select", []) if isinstance(v, str)][:MAX_FORM_DECISIONS]
+    return [_decision(bulk if isinstance(bulk, str) else "", target) for target in selected]
+
+
+@routes.post("/moderate/decide")
+async def decide_from_page(request: web.Request) -> web.Response:
+    session = await require_session(request)
+    form = await request.post()
+    check_csrf(session.csrf_token, form.get("csrf"))
+    outcome = {"done": 0, "stale": 0, "failed": 0}
+    decisions = decisions_from_form(form)
+    for decision in decisions:
+        if decision is None:
+            outcome["failed"] += 1
+            continue
+        try:
+            await apply_decision(request.app, session.api_key, decision)
+            outcome["done"] += 1
+        except StaleRevision:
+            outcome["stale"] += 1
+        except ModerationError:
+            outcome["failed"] += 1
+    request[LOG_FIELDS].update(**{f"decisions_{k}": v for k, v in outcome.items()})
+    back = listing_query(parse_qsl(str(form.get("back", ""))))
+    position = str(form.get("pos", ""))
+    raise web.HTTPSeeOther(listing_url(
+        back, **{k: v or None for k, v in outcome.items()}, none=1 if not decisions else None,
+        pos=position if position.isdigit() else None,
+    ))

@@ -1,0 +1,80 @@
+"""Server-side sessions for the moderator page: a random id in an HttpOnly cookie, only its hash stored.
+
+Each session has its own CSRF token, checked on every POST. The sign-in form, which has no session
+yet, uses a double-submit token: a random value in a SameSite=Strict cookie and in a hidden field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from aiohttp import web
+
+from ...errors import Forbidden
+from ...keys import CLOCK, SETTINGS, STORE
+from ...store import ModeratorSession
+
+SESSION_COOKIE = "mod_session"
+SIGNIN_COOKIE = "mod_signin"
+LANG_COOKIE = "mod_lang"
+COOKIE_PATH = "/moderate"
+SIGNIN_TOKEN_AGE = 3600
+
+
+def hash_session_id(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
+
+
+def set_cookie(response: web.StreamResponse, request: web.Request, name: str, value: str, max_age: int,
+               *, http_only: bool = True) -> None:
+    response.set_cookie(
+        name, value, max_age=max_age, path=COOKIE_PATH, httponly=http_only, samesite="Strict",
+        secure=request.app[SETTINGS].secure_cookies,
+    )
+
+
+def clear_cookie(response: web.StreamResponse, name: str) -> None:
+    response.del_cookie(name, path=COOKIE_PATH)
+
+
+async def current_session(request: web.Request) -> ModeratorSession | None:
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if not session_id or len(session_id) > 100:
+        return None
+    return await request.app[STORE].find_session(hash_session_id(session_id), request.app[CLOCK]())
+
+
+async def require_session(request: web.Request) -> ModeratorSession:
+    """The signed-in moderator, or a redirect to the sign-in form (expired, revoked or signed out)."""
+    session = await current_session(request)
+    if session is None:
+        raise web.HTTPSeeOther("/moderate/sign-in")
+    return session
+
+
+async def start_session(request: web.Request, response: web.StreamResponse, api_key_id: int) -> None:
+    """Create a session for a key that has just signed in and set its cookie on ``response``."""
+    session_id = secrets.token_urlsafe(32)
+    now = request.app[CLOCK]()
+    max_age = request.app[SETTINGS].session_max_age_seconds
+    await request.app[STORE].create_session(
+        id_hash=hash_session_id(session_id), api_key_id=api_key_id, csrf_token=secrets.token_urlsafe(32),
+        now=now, expires_at=now + timedelta(seconds=max_age),
+    )
+    set_cookie(response, request, SESSION_COOKIE, session_id, max_age)
+
+
+async def end_session(request: web.Request, response: web.StreamResponse) -> None:
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        await request.app[STORE].delete_session(hash_session_id(session_id))
+    clear_cookie(response, SESSION_COOKIE)
+
+
+def check_csrf(expected: str | None, submitted: object) -> None:
+    if not expected or not isinstance(submitted, str) or not hmac.compare_digest(expected, submitted):
+        raise Forbidden("This form has expired or did not come from this page. Reload and try again.",
+                        code="csrf_failed")
