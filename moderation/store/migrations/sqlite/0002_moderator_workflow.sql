@@ -46,7 +46,7 @@ SELECT c.id, c.site_id,
        END
 FROM comments c, json_each(c.reasons) r;
 
-CREATE INDEX comments_queue_risk ON comments (site_id, status, risk, id);
+CREATE INDEX comments_queue_risk ON comments (site_id, status, risk DESC, id);
 CREATE INDEX comments_queue_article ON comments (site_id, article_id, status, id);
 CREATE INDEX comments_reported ON comments (site_id, status, id) WHERE open_reports > 0;
 
