@@ -144,7 +144,7 @@ _SPACED_RE = re.compile(r"(?<!\w)(?:\w[ .\-_*|•·~+:]+){2,}\w(?!\w)")
 _SPACED_SEP = re.compile(r"[ .\-_*|•·~+:]+")
 _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"}
 # a single digit (not part of a longer number) with a letter immediately on its left
-_LEET_RE = re.compile(r"(?<=[^\W\d_])[013457](?!\d)")
+_LEET_RE = re.compile(r"(?<=[^\W\d_])[013457](?!\d)|(?<!\w)[013457](?=[^\W\d_]{2})")
 _LEET_SYM_RE = re.compile(r"(?<=[^\W\d_])\$+|\$+(?=[^\W\d_])")
 _REPEAT_RE = re.compile(r"([^\d\s])\1{2,}")
 _WS_RE = re.compile(r"\s+")
@@ -164,13 +164,7 @@ def char_normalize(text: str) -> str:
     try:
         if text.isascii():
             return text.translate(_TABLE)
-        s = _char_stage(text)
-        for _ in range(3):
-            t = _char_stage(s)
-            if t == s:
-                break
-            s = t
-        return s
+        return _char_stage(text)
     except Exception:  # noqa: BLE001 - the normaliser must never raise
         return text if isinstance(text, str) else ""
 
