@@ -56,7 +56,7 @@ def new_secret() -> str:
 
 def sign(secret: str, timestamp: int, body: str) -> str:
     """The signature header value for ``body`` sent at ``timestamp``."""
-    digest = hmac.new(secret.encode("utf-8"), f"{timestamp}.{body}".encode("utf-8"), hashlib.sha256).hexdigest()
+    digest = hmac.new(secret.encode("utf-8"), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
 
 
@@ -113,14 +113,14 @@ class WebhookDispatcher:
                 delivered_any = await self.deliver_due()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # a store hiccup must not stop deliveries for good
+            except Exception as exc:  # noqa: BLE001  (a store hiccup must not stop deliveries for good)
                 log.error("webhook_round_failed", error=type(exc).__name__)
                 delivered_any = False
             if delivered_any:
                 continue  # the next event of the same site may be due right away
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.config.poll_interval)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def deliver_due(self) -> bool:
@@ -149,7 +149,7 @@ class WebhookDispatcher:
                 status = response.status
                 if not 200 <= status < 300:
                     error = f"HTTP {status}: {(await response.text(errors='replace'))[:200]}"
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"[:300] if str(exc) else type(exc).__name__
         duration_ms = (time.perf_counter() - started) * 1000
         delivered = error is None

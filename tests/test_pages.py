@@ -10,8 +10,6 @@ import time
 from dataclasses import replace
 from typing import Any
 
-import pytest
-
 from moderation.domain import Role
 from moderation.policy import Policy, PolicyBook
 from moderation.settings import Settings
@@ -309,7 +307,7 @@ async def test_thousands_of_held_comments_stay_fast(make_api: MakeApi, settings:
         page = await resp.text()
         elapsed = time.perf_counter() - started
         assert resp.status == 200
-        assert page.count('class="item ') == (50 if "article_id" not in params else 50)
+        assert page.count('class="item ') == 50
         assert 'id="next-page"' in page
         assert elapsed < 1.0, f"{params}: {elapsed:.2f}s"
     counts = await (await api.client.get("/v1/queue/counts",

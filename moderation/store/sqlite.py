@@ -20,11 +20,28 @@ from typing import Any, TypeVar
 
 from ..domain import ApiKey, Comment, Decision, Evidence, Role, Status
 from ..errors import DuplicateComment, IdempotencyConflict, NotFound, StaleRevision, TooManyRequests
-from . import IdempotentResponse, NewComment, RenderResponse, TrainingLabel
 from . import (
-    REASON_KINDS, STATUS_CHANGED, AuditEvent, AuthorHistory, DecisionOutcome, DeliveryRecord, ModeratorDecision,
-    ModeratorSession, OutboxItem, QueueItem, QueueOrder, QueuePage, QueueQuery, ReportOutcome, WebhookTarget,
-    next_status, status_changed_payload,
+    REASON_KINDS,
+    STATUS_CHANGED,
+    AuditEvent,
+    AuthorHistory,
+    DecisionOutcome,
+    DeliveryRecord,
+    IdempotentResponse,
+    ModeratorDecision,
+    ModeratorSession,
+    NewComment,
+    OutboxItem,
+    QueueItem,
+    QueueOrder,
+    QueuePage,
+    QueueQuery,
+    RenderResponse,
+    ReportOutcome,
+    TrainingLabel,
+    WebhookTarget,
+    next_status,
+    status_changed_payload,
 )
 
 T = TypeVar("T")

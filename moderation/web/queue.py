@@ -15,11 +15,24 @@ from aiohttp import web
 
 from ..auth import require
 from ..domain import ApiKey, Decision, Role, Status
-from ..errors import BadRequest, ModerationError, NotFound, PayloadTooLarge, ValidationFailed
+from ..errors import (
+    BadRequest,
+    ModerationError,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from ..keys import CLOCK, METRICS, SETTINGS, STORE
 from ..middlewares import LOG_FIELDS
 from ..store import (
-    REASON_KINDS, REJECT_LABELS, DecisionOutcome, ModeratorAction, ModeratorDecision, QueueItem, QueueOrder,
+    REASON_KINDS,
+    REJECT_LABELS,
+    DecisionOutcome,
+    ModeratorAction,
+    ModeratorDecision,
+    QueueItem,
+    QueueOrder,
     QueueQuery,
 )
 from ..webhooks import new_secret, validate_webhook_url, wake_dispatcher
@@ -68,8 +81,6 @@ def choice_param(request: web.Request, name: str, choices: tuple[str, ...]) -> s
 async def read_json_object(request: web.Request) -> dict[str, Any]:
     """A JSON object body within the configured size limit (400 / 413 / 415 otherwise)."""
     if request.content_type != "application/json":
-        from ..errors import UnsupportedMediaType
-
         raise UnsupportedMediaType("Send application/json.")
     limit = request.app[SETTINGS].max_body_bytes
     body = await request.content.read(limit + 1)

@@ -20,8 +20,16 @@ from ...store import ModeratorAction, ModeratorDecision, QueueOrder
 from ..queue import apply_decision, encode_cursor, queue_query_from
 from .render import item_view
 from .sessions import (
-    LANG_COOKIE, SIGNIN_COOKIE, SIGNIN_TOKEN_AGE, check_csrf, clear_cookie, current_session, end_session,
-    require_session, set_cookie, start_session,
+    LANG_COOKIE,
+    SIGNIN_COOKIE,
+    SIGNIN_TOKEN_AGE,
+    check_csrf,
+    clear_cookie,
+    current_session,
+    end_session,
+    require_session,
+    set_cookie,
+    start_session,
 )
 from .text import TEXT, translator
 
