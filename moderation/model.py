@@ -87,6 +87,9 @@ def analyze(normalized: str) -> list[str]:
     return feats
 
 
+_CACHE_MAX = 100_000  # words whose char n-gram ids are cached (per process)
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -40.0, 40.0)))
 
@@ -123,6 +126,7 @@ class TextModel:
     # -- pickling: the vocabulary is stored as one joined string (fast to unpickle, small) ---------------------
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
+        state.pop("_chunk_cache", None)
         keys = sorted(self.vocab, key=self.vocab.__getitem__)
         if any("\x00" in k for k in keys):
             raise ValueError("vocabulary entries must not contain NUL")
@@ -135,6 +139,34 @@ class TextModel:
             keys = vocab.split("\x00") if vocab else []
             state["vocab"] = dict(zip(keys, range(len(keys))))
         self.__dict__.update(state)
+
+    def _ids(self, normalized: str) -> list[int]:
+        """Vocabulary ids of ``analyze(normalized)`` (same multiset), with char n-grams cached per word."""
+        get = self.vocab.get
+        cache = self.__dict__.get("_chunk_cache")
+        if cache is None:
+            cache = self.__dict__["_chunk_cache"] = {}
+        toks = _WORD_RE.findall(normalized)
+        ids = [i for i in map(get, ["w " + t for t in toks]) if i is not None]
+        if len(toks) > 1:
+            ids += [i for i in map(get, ["b " + a + " " + b for a, b in zip(toks, toks[1:])]) if i is not None]
+        for chunk in normalized.split():
+            c = cache.get(chunk)
+            if c is None:
+                c = [i for i in map(get, _char_features(chunk)) if i is not None]
+                if len(cache) >= _CACHE_MAX:
+                    cache.clear()
+                cache[chunk] = c
+            ids += c
+        return ids
+
+    def _csr(self, id_lists: Sequence[list[int]]) -> sp.csr_matrix:
+        indptr = np.zeros(len(id_lists) + 1, dtype=np.int64)
+        np.cumsum([len(x) for x in id_lists], out=indptr[1:])
+        ind = np.fromiter((i for x in id_lists for i in x), dtype=np.int32, count=int(indptr[-1]))
+        X = sp.csr_matrix((np.ones(len(ind), dtype=np.float32), ind, indptr), shape=(len(id_lists), self.n_features))
+        X.sum_duplicates()
+        return X
 
     def counts(self, feature_lists: Sequence[list[str]]) -> sp.csr_matrix:
         """Raw feature counts (unknown features are dropped)."""
@@ -154,16 +186,32 @@ class TextModel:
 
     def weight(self, counts: sp.csr_matrix) -> sp.csr_matrix:
         """Sublinear tf * idf, then l2-normalise rows (returns a new matrix)."""
-        X = counts.copy()
-        X.data = (1.0 + np.log(X.data, dtype=np.float32)) * self.idf[X.indices]
-        sq = np.asarray(X.multiply(X).sum(axis=1)).ravel()
-        norms = np.sqrt(sq, dtype=np.float64)
+        data = (1.0 + np.log(counts.data.astype(np.float32))) * self.idf[counts.indices]
+        indptr = counts.indptr
+        lengths = np.diff(indptr)
+        sq = np.zeros(len(lengths), dtype=np.float64)
+        nz = lengths > 0
+        if nz.any():
+            sq[nz] = np.add.reduceat((data.astype(np.float64) ** 2), indptr[:-1][nz])
+        norms = np.sqrt(sq)
         norms[norms == 0] = 1.0
-        X = sp.csr_matrix(sp.diags((1.0 / norms).astype(np.float32)) @ X)
-        return X
+        data = (data / np.repeat(norms, lengths)).astype(np.float32)
+        return sp.csr_matrix((data, counts.indices.copy(), indptr.copy()), shape=counts.shape)
+
+    def _score_one(self, text: str) -> np.ndarray:
+        """Fast path for a single comment: no scipy, a handful of numpy calls."""
+        ids = self._ids(normalize(text))
+        if not ids:
+            z = self.intercept
+        else:
+            u, c = np.unique(np.asarray(ids, dtype=np.int64), return_counts=True)
+            v = (1.0 + np.log(c)) * self.idf[u]
+            v /= np.sqrt(np.dot(v, v))
+            z = v @ self.coef[u] + self.intercept
+        return _sigmoid(self.calibration[:, 0] * z + self.calibration[:, 1])
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        return self.weight(self.counts([analyze(normalize(t)) for t in texts]))
+        return self.weight(self._csr([self._ids(normalize(t)) for t in texts]))
 
     def decision(self, X: sp.csr_matrix) -> np.ndarray:
         return np.asarray(X @ self.coef, dtype=np.float64) + self.intercept
@@ -179,6 +227,8 @@ class TextModel:
             raise TypeError("predict_scores expects a sequence of texts, not a single string")
         if len(texts) == 0:
             return []
+        if len(texts) == 1:
+            return [dict(zip(self.heads, map(float, self._score_one(texts[0]))))]
         P = self.proba(self.transform(texts))
         return [dict(zip(self.heads, map(float, row))) for row in P]
 

@@ -2,7 +2,7 @@
 
 ``normalize(text)`` undoes the obfuscation tricks used by comment spam (styled mathematical letters, full-width,
 circled/bracketed/squared letters, keycap digits, combining marks, Greek/Cyrillic look-alikes, zero-width
-characters, spaced-out letters, leetspeak inside words, repeated characters), case-folds, and replaces URLs,
+characters, spaced-out letters, leetspeak inside words, repeated characters: a run of 3+ becomes one, doubles such as "maaf" stay), case-folds, and replaces URLs,
 e-mail addresses, phone numbers and @mentions with placeholder tokens (``urltoken``, ``emailtoken``,
 ``phonetoken``, ``mentiontoken``; the ``USER``/``URL`` placeholders of the tweet datasets map to the same tokens).
 
@@ -212,7 +212,7 @@ def _normalize_once(text: str) -> str:
         s = _MENTION_RE.sub(" mentiontoken ", s)
     if has_digit and _LONG_DIGITS.search(s):
         s = _PHONE_RE.sub(" phonetoken ", s)
-    s = _REPEAT_RE.sub(r"\1\1", s)
+    s = _REPEAT_RE.sub(r"\1", s)
     return _WS_RE.sub(" ", s).strip()
 
 

@@ -33,8 +33,9 @@ from moderation.textnorm import contains_term, find_urls, normalize
         ("A L E X I S 1 7", "alexis17"),
         ("g4c0r m4xw1n sl0t", "gacor maxwin slot"),
         ("$lot gacor", "slot gacor"),
-        ("gacoooooor!!!!", "gacoor!!"),
+        ("gacoooooor!!!!", "gacor!"),
         ("JACKPOT", "jackpot"),
+        ("maaf mantaaaap", "maaf mantap"),
     ],
 )
 def test_obfuscation_tricks(raw: str, expected: str) -> None:

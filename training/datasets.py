@@ -228,7 +228,7 @@ def load_youtube_spam_en(folder: Path) -> Loaded:
         for t, y in zip(df["CONTENT"], df["CLASS"].astype(int)):
             recs.append(
                 Record(clean_markup(t).replace("\ufeff", ""), "en", "youtube-spam-collection-en", "comment",
-                       _labels(spam=y, gambling=0, toxic=0, abusive=0, hate_speech=0))
+                       _labels(spam=y, gambling=0, toxic=0, abusive=0, hate_speech=0), weight=2.0)
             )
     return Loaded("youtube-spam-collection-en", recs, files, "CC BY 4.0")
 
