@@ -1,4 +1,4 @@
-"""CLI: ``python -m training train --data-root PATH --out DIR`` / ``python -m training evaluate ...``."""
+"""CLI: ``python -m training train|evaluate|export-labels|retrain ...`` (explicit paths only)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,31 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--version", default=None, help="model version (default: CURRENT)")
     e.add_argument("--out", type=Path, required=True, help="report directory (JSON, Markdown, PNG)")
     e.add_argument("--skip-slow", action="store_true", help="skip cross-source and 5-fold retraining")
+    x = sub.add_parser("export-labels", help="write the site's moderator decisions as training rows (JSON lines)")
+    x.add_argument("--database-url", required=True, help="sqlite:///path or postgresql://... of the service")
+    x.add_argument("--out", type=Path, required=True, help="output file (.jsonl)")
+    r = sub.add_parser("retrain", help="train a candidate on public data + site labels and gate it")
+    r.add_argument("--data-root", type=Path, required=True)
+    r.add_argument("--labels", type=Path, required=True, help="file written by export-labels")
+    r.add_argument("--out", type=Path, required=True, help="models directory (the candidate is added, not made current)")
+    r.add_argument("--report", type=Path, default=None, help="gate report directory (default <out>/<version>/gate)")
+    r.add_argument("--version", default=None)
+    r.add_argument("--site-weight", type=float, default=25.0, help="weight of one site label vs one public row")
+    r.add_argument("--holdout-fraction", type=float, default=0.25, help="newest share of site labels kept for the gate")
+    r.add_argument("--public-tolerance", type=float, default=0.01, help="max PR-AUC loss per head on public test")
+    r.add_argument("--min-site-gain", type=float, default=0.01, help="min mean-F1 gain on the site holdout")
+    r.add_argument("--target-false-hold", type=float, default=None,
+                   help="re-tune spam/toxic thresholds so at most this share of site ham is held")
+    r.add_argument("--promote", action="store_true", help="make the candidate current if (and only if) it passes")
     args = ap.parse_args(argv)
+    if args.cmd == "export-labels":
+        from .site_labels import export_labels
+
+        n = export_labels(args.database_url, args.out.resolve())
+        print(f"wrote {n} labelled rows to {args.out}")
+        return 0
+    if args.cmd == "retrain":
+        return _retrain(args)
     if args.cmd == "train":
         from .evaluate import train
 
@@ -36,6 +60,32 @@ def main(argv: list[str] | None = None) -> int:
                    skip_slow=args.skip_slow)
     print(json.dumps({"model_version": rep["model_version"], "thresholds": rep["thresholds"]}, indent=2))
     print(f"report written to {args.out}/README.md and report.json")
+    return 0
+
+
+def _retrain(args: argparse.Namespace) -> int:
+    from moderation.registry import promote
+
+    from .retrain import GateConfig, public_splits, retrain
+    from .site_labels import read_label_file
+
+    config = GateConfig(site_weight=args.site_weight, holdout_fraction=args.holdout_fraction,
+                        public_tolerance=args.public_tolerance, min_site_gain=args.min_site_gain,
+                        target_false_hold=args.target_false_hold)
+    rows = read_label_file(args.labels.resolve())
+    public = public_splits(args.data_root.resolve())
+    out = args.out.resolve()
+    report = retrain(public, rows, out, config=config, version=args.version,
+                     report_dir=args.report.resolve() if args.report else None)
+    print(f"candidate {report['candidate']}: {report['decision'].upper()}")
+    for reason in report["reasons"]:
+        print(f"  - {reason}")
+    print(f"gate report: {report['report_dir']}/README.md")
+    if report["decision"] != "promote":
+        return 3  # a refused candidate is not an error, but scripts must be able to tell
+    if args.promote:
+        promote(out, report["candidate"])
+        print(f"promoted {report['candidate']}; reload running services (POST /v1/admin/models/reload or SIGHUP)")
     return 0
 
 

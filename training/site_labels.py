@@ -45,7 +45,11 @@ async def _read_labels(database_url: str) -> list[dict[str, Any]]:
 
 def export_labels(database_url: str, out: Path) -> int:
     """Write every label as one JSON line (oldest first); returns how many rows were written."""
-    rows = asyncio.run(_read_labels(database_url))
+    return asyncio.run(export_labels_async(database_url, out))
+
+
+async def export_labels_async(database_url: str, out: Path) -> int:
+    rows = await _read_labels(database_url)
     out.parent.mkdir(parents=True, exist_ok=True)
     written = 0
     with open(out, "w", encoding="utf-8") as fh:
