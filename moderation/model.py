@@ -251,17 +251,15 @@ class TextModel:
         per_word: list[list[str]] = [_char_features(w) + ["w " + t for t in tokens[i]] for i, w in enumerate(words)]
         bigrams = ["b " + a + " " + b for a, b in zip(flat, flat[1:])]
         rows = per_word + [[b] for b in bigrams]
-        C = self.counts(rows)  # (n_words + n_bigrams, n_features) raw counts
-        total = sp.csr_matrix(C.sum(axis=0))
-        x = self.weight(total)  # the featurised text
-        contrib = x.multiply(sp.csr_matrix(self.coef[:, h].reshape(1, -1))).tocsr()  # per feature
-        # share of each feature's contribution owned by each row
-        tot_dense = np.zeros(self.n_features, dtype=np.float64)
-        tot_dense[total.indices] = total.data
-        con_dense = np.zeros(self.n_features, dtype=np.float64)
-        con_dense[contrib.indices] = contrib.data
-        C = C.tocoo()
-        share = C.data * con_dense[C.col] / np.maximum(tot_dense[C.col], 1e-12)
+        C = self.counts(rows).tocoo()  # (n_words + n_bigrams, n_features) raw counts
+        if C.nnz == 0:
+            return []
+        u, inv = np.unique(C.col, return_inverse=True)
+        tf = np.bincount(inv, weights=C.data)  # counts of each feature in the whole text
+        xv = (1.0 + np.log(tf)) * self.idf[u]
+        xv /= np.sqrt(np.dot(xv, xv))
+        per_count = xv * self.coef[u, h] / tf  # contribution of one occurrence of each feature
+        share = C.data * per_count[inv]
         row_score = np.bincount(C.row, weights=share, minlength=C.shape[0]) * slope
         word_score = row_score[: len(words)].copy()
         for j in range(len(bigrams)):

@@ -140,7 +140,8 @@ _PHONE_RE = re.compile(
 # Word-level rules
 # --------------------------------------------------------------------------------------------------------------
 
-_SPACED_RE = re.compile(r"(?<!\w)(?:\w[ .\-_*|•·~+:]+){2,}\w(?!\w)")
+# the same separator throughout, so "g.a.c.o.r m.a.x.w.i.n" -> "gacor maxwin" (not one word)
+_SPACED_RE = re.compile(r"(?<![\w.\-_*|•·~+:])\w(?P<sep>[ .\-_*|•·~+:]+)\w(?:(?P=sep)\w)+(?!\w)")
 _SPACED_SEP = re.compile(r"[ .\-_*|•·~+:]+")
 _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"}
 # a single digit (not part of a longer number) with a letter immediately on its left
@@ -224,7 +225,16 @@ def normalize(text: str) -> str:
         except Exception:  # noqa: BLE001
             return ""
     try:
-        return _normalize_once(text)
+        s = _normalize_once(text)
+        # Rules can feed each other in rare adversarial inputs (a run collapse creating a domain, a "$" turning
+        # into a letter next to a spaced-out word): re-apply until nothing changes. Usually one extra pass on
+        # already-normalised ASCII text (cheap).
+        for _ in range(4):
+            t = _normalize_once(s)
+            if t == s:
+                break
+            s = t
+        return s
     except Exception:  # noqa: BLE001 - the normaliser must never raise
         return _WS_RE.sub(" ", text.casefold()).strip()
 
