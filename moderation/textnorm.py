@@ -141,7 +141,7 @@ _PHONE_RE = re.compile(
 # --------------------------------------------------------------------------------------------------------------
 
 # the same separator throughout, so "g.a.c.o.r m.a.x.w.i.n" -> "gacor maxwin" (not one word)
-_SPACED_RE = re.compile(r"(?<![\w.\-_*|•·~+:])\w(?P<sep>[ .\-_*|•·~+:]+)\w(?:(?P=sep)\w)+(?!\w)")
+_SPACED_RE = re.compile(r"(?<!\w)\w(?P<sep>[ .\-_*|•·~+:]+)\w(?:(?P=sep)\w)+(?!\w)")
 _SPACED_SEP = re.compile(r"[ .\-_*|•·~+:]+")
 _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"}
 # a single digit (not part of a longer number) with a letter immediately on its left
