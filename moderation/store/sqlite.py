@@ -14,14 +14,12 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..domain import ApiKey, Comment, Decision, Evidence, Role, Status
+from ..domain import ApiKey, Comment, Role, Status
 from ..errors import DuplicateComment, IdempotencyConflict, NotFound, StaleRevision, TooManyRequests
 from . import (
-    REASON_KINDS,
     STATUS_CHANGED,
     AuditEvent,
     AuthorHistory,
@@ -32,7 +30,6 @@ from . import (
     ModeratorSession,
     NewComment,
     OutboxItem,
-    QueueItem,
     QueueOrder,
     QueuePage,
     QueueQuery,
@@ -43,56 +40,25 @@ from . import (
     next_status,
     status_changed_payload,
 )
-
-T = TypeVar("T")
-
-
-def to_ts(moment: datetime) -> str:
-    """A fixed-width UTC timestamp, so text comparison is time comparison."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def from_ts(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-
-
-def migration_files(dialect: str) -> list[tuple[int, str, str]]:
-    """(version, name, sql) for every migration of a dialect, in order."""
-    folder = resources.files("moderation.store") / "migrations" / dialect
-    found = []
-    for entry in folder.iterdir():
-        if entry.name.endswith(".sql"):
-            version = int(entry.name.split("_", 1)[0])
-            found.append((version, entry.name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
-
-
-COMMENT_COLUMNS = (
-    "id, site_id, article_id, parent_id, author_name, author_email, author_url, content, status, decision, "
-    "reasons, scores, model_version, revision, created_at, updated_at, lang"
+from .rows import (
+    COMMENT_COLUMNS,
+    api_key_from_row,
+    audit_event_from_row,
+    author_history_from_rows,
+    comment_from_row,
+    delivery_from_row,
+    from_ts,
+    migration_files,
+    model_stats_row,
+    outbox_item_from_row,
+    queue_counts_json,
+    queue_item_from_row,
+    session_from_row,
+    to_ts,
+    training_label_json,
 )
 
-
-def comment_from_row(row: Any) -> Comment:
-    return Comment(
-        id=row[0],
-        site_id=row[1],
-        article_id=row[2],
-        parent_id=row[3],
-        author_name=row[4],
-        author_email=row[5],
-        author_url=row[6],
-        content=row[7],
-        status=Status(row[8]),
-        decision=Decision(row[9]),
-        reasons=tuple(Evidence.from_json(r) for r in json.loads(row[10])),
-        scores=json.loads(row[11]),
-        model_version=row[12],
-        revision=row[13],
-        created_at=row[14] if isinstance(row[14], datetime) else from_ts(row[14]),
-        updated_at=row[15] if isinstance(row[15], datetime) else from_ts(row[15]),
-        lang=row[16],
-    )
+T = TypeVar("T")
 
 
 class SQLiteStore:
@@ -190,16 +156,7 @@ class SQLiteStore:
                 "SELECT id, site_id, role, prefix, created_at, revoked_at FROM api_keys WHERE key_hash = ?",
                 (key_hash,),
             ).fetchone()
-            if row is None:
-                return None
-            return ApiKey(
-                id=row[0],
-                site_id=row[1],
-                role=Role(row[2]),
-                prefix=row[3],
-                created_at=from_ts(row[4]),
-                revoked_at=from_ts(row[5]) if row[5] else None,
-            )
+            return api_key_from_row(row) if row else None
 
         return await self._run(find)
 
@@ -327,13 +284,7 @@ class SQLiteStore:
                 "FROM training_labels WHERE id > ? ORDER BY id LIMIT ?",
                 (since_id, limit),
             ).fetchall()
-            return [
-                {
-                    "id": r[0], "site_id": r[1], "comment_id": r[2], "text": r[3], "label": r[4], "source": r[5],
-                    "model_version": r[6], "scores": json.loads(r[7]) if r[7] else None, "decided_at": r[8],
-                }
-                for r in rows
-            ]
+            return [training_label_json(r) for r in rows]
 
         return await self._run(list_)
 
@@ -363,50 +314,30 @@ class SQLiteStore:
             rows = conn.execute(sql, params).fetchall()
             has_more = len(rows) > query.limit
             rows = rows[: query.limit]
-            comments = [comment_from_row(r) for r in rows]
-            ids = [c.id for c in comments]
+            ids = [r[0] for r in rows]
             kinds = queue_reason_kinds(conn, ids)
             reports = open_report_reasons(conn, ids)
-            history = author_history(conn, site_id, {c.author_email for c in comments})
-            items = [
-                QueueItem(
-                    comment=c,
-                    risk=float(r[len(COMMENT_COLUMNS_LIST)]),
-                    open_reports=int(r[len(COMMENT_COLUMNS_LIST) + 1]),
-                    signals=json.loads(r[len(COMMENT_COLUMNS_LIST) + 2] or "{}"),
-                    reason_kinds=tuple(sorted(kinds.get(c.id, ()))),
-                    report_reasons=reports.get(c.id, {}),
-                    history=history.get(c.author_email, AuthorHistory()),
-                )
-                for c, r in zip(comments, rows)
-            ]
-            return QueuePage(items=items, has_more=has_more)
+            history = author_history(conn, site_id, {r[5] for r in rows})
+            return QueuePage(items=[queue_item_from_row(r, kinds, reports, history) for r in rows], has_more=has_more)
 
         return await self._run(list_)
 
     async def queue_counts(self, site_id: str) -> dict[str, Any]:
         def count(conn: sqlite3.Connection) -> dict[str, Any]:
-            by_status = {s.value: 0 for s in Status}
-            for status, n in conn.execute(
+            by_status = conn.execute(
                 "SELECT status, COUNT(*) FROM comments WHERE site_id = ? GROUP BY status", (site_id,)
-            ):
-                by_status[status] = n
-            held_by_reason = {kind: 0 for kind in REASON_KINDS}
-            for kind, n in conn.execute(
+            ).fetchall()
+            held_by_reason = conn.execute(
                 "SELECT k.kind, COUNT(*) FROM comment_reason_kinds k JOIN comments c ON c.id = k.comment_id "
                 "WHERE k.site_id = ? AND c.status = 'held' GROUP BY k.kind",
                 (site_id,),
-            ):
-                held_by_reason[kind] = n
+            ).fetchall()
             reported = conn.execute(
                 "SELECT COUNT(*) FROM comments WHERE site_id = ? AND status IN ('published', 'held') "
                 "AND open_reports > 0",
                 (site_id,),
             ).fetchone()[0]
-            return {
-                "held": by_status["held"], "reported": reported, "by_status": by_status,
-                "held_by_reason": held_by_reason,
-            }
+            return queue_counts_json(by_status, held_by_reason, reported)
 
         return await self._run(count)
 
@@ -516,14 +447,7 @@ class SQLiteStore:
                 params.append(comment_id)
             sql += " ORDER BY id DESC LIMIT ?"
             params.append(limit)
-            return [
-                AuditEvent(
-                    id=r[0], comment_id=r[1], at=from_ts(r[2]), actor=r[3], action=r[4], from_status=r[5],
-                    to_status=r[6], label=r[7], note=r[8], reasons=json.loads(r[9]) if r[9] else None,
-                    model_version=r[10],
-                )
-                for r in conn.execute(sql, params)
-            ]
+            return [audit_event_from_row(r) for r in conn.execute(sql, params)]
 
         return await self._run(list_)
 
@@ -554,10 +478,7 @@ class SQLiteStore:
                 "ORDER BY o.id LIMIT ?",
                 (to_ts(now), limit),
             ).fetchall()
-            return [
-                OutboxItem(r[0], r[1], r[2], r[3], r[4], from_ts(r[5]), WebhookTarget(r[1], r[6], r[7] or ""))
-                for r in rows
-            ]
+            return [outbox_item_from_row(r) for r in rows]
 
         return await self._run(due)
 
@@ -607,10 +528,7 @@ class SQLiteStore:
                 params.append(before_id)
             sql += " ORDER BY d.id DESC LIMIT ?"
             params.append(limit)
-            return [
-                DeliveryRecord(r[0], r[1], r[2], r[3], r[4], from_ts(r[5]), r[6], r[7], r[8], r[9], r[10])
-                for r in conn.execute(sql, params)
-            ]
+            return [delivery_from_row(r) for r in conn.execute(sql, params)]
 
         return await self._run(list_)
 
@@ -657,10 +575,7 @@ class SQLiteStore:
                 "WHERE s.id_hash = ? AND s.expires_at > ? AND k.revoked_at IS NULL",
                 (id_hash, to_ts(now)),
             ).fetchone()
-            if row is None:
-                return None
-            key = ApiKey(id=row[0], site_id=row[1], role=Role(row[2]), prefix=row[3], created_at=from_ts(row[4]))
-            return ModeratorSession(api_key=key, csrf_token=row[5], expires_at=from_ts(row[6]))
+            return session_from_row(row) if row else None
 
         return await self._run(find)
 
@@ -668,28 +583,7 @@ class SQLiteStore:
         await self._run(lambda conn: conn.execute("DELETE FROM moderator_sessions WHERE id_hash = ?", (id_hash,)))
 
 
-def model_stats_row(row: Any) -> dict[str, Any]:
-    version, total, published, held, held_approved, held_rejected, published_removed = (int(x or 0) if i else x
-                                                                                          for i, x in enumerate(row))
-    return {
-        "model_version": version or None,
-        "comments": total,
-        "auto_published": published,
-        "auto_held": held,
-        "held_then_approved": held_approved,
-        "held_then_rejected": held_rejected,
-        "published_then_removed": published_removed,
-        # Of the held comments a moderator has decided, the share they approved (false holds).
-        "hold_overturn_rate": round(held_approved / (held_approved + held_rejected), 4)
-        if held_approved + held_rejected else None,
-        "publish_overturn_rate": round(published_removed / published, 4) if published else None,
-    }
-
-
 # -- moderator workflow helpers (each runs inside the caller's transaction) ---------------------------
-
-COMMENT_COLUMNS_LIST = [c.strip() for c in COMMENT_COLUMNS.split(",")]
-
 
 def queue_sql(site_id: str, query: QueueQuery) -> tuple[str, list[Any]]:
     """The page query: filters, keyset pagination on (risk, id) or id, one extra row to see if more follow."""
@@ -746,16 +640,14 @@ def open_report_reasons(conn: sqlite3.Connection, ids: list[int]) -> dict[int, d
 
 
 def author_history(conn: sqlite3.Connection, site_id: str, emails: set[str]) -> dict[str, AuthorHistory]:
-    counts: dict[str, dict[str, int]] = {}
-    if emails:
-        listed = sorted(emails)
-        for email, status, n in conn.execute(
-            f"SELECT author_email, status, COUNT(*) FROM comments WHERE site_id = ? "
-            f"AND author_email IN ({_in_marks(listed)}) GROUP BY author_email, status",
-            [site_id, *listed],
-        ):
-            counts.setdefault(email, {})[status] = n
-    return {email: AuthorHistory(**by_status) for email, by_status in counts.items()}
+    if not emails:
+        return {}
+    listed = sorted(emails)
+    return author_history_from_rows(conn.execute(
+        f"SELECT author_email, status, COUNT(*) FROM comments WHERE site_id = ? "
+        f"AND author_email IN ({_in_marks(listed)}) GROUP BY author_email, status",
+        [site_id, *listed],
+    ))
 
 
 def insert_event(conn: sqlite3.Connection, comment: Comment, *, at: str, actor: str, action: str, to_status: str,
