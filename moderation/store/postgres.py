@@ -1,9 +1,28 @@
 """PostgreSQL backend (asyncpg): for several service replicas sharing one database.
 
-Cross-replica races are closed with transaction-scoped advisory locks: one per (site, e-mail) and
-(site, IP) so the duplicate and flood checks see every concurrent submission of the same author,
-and one per (site, Idempotency-Key). ``?schema=NAME`` in the URL keeps the tables in their own
-schema (created if missing), which tests use for isolation.
+SQLite gets atomicity from its single writer thread; here every method that reads and then writes
+is one transaction, and the races between replicas are closed with locks:
+
+* Submissions: transaction-scoped advisory locks, one per (site, e-mail) and (site, IP) so the
+  duplicate and flood checks see every concurrent submission of the same author, and one per
+  (site, Idempotency-Key).
+* Decisions and reports: the comment row is locked (``SELECT ... FOR NO KEY UPDATE``) before its
+  revision and status are checked, so two moderators deciding on the same revision queue up and
+  the second one sees the new revision (409 stale_revision). A decision is one transaction:
+  status + revision, closed reports, audit event, training label, webhook outbox row.
+* Webhook outbox order: the outbox row is written under a per-site advisory lock held until
+  commit, so within a site outbox ids follow commit order (a dispatcher never sees a newer event
+  of a site before an older one has committed).
+* Webhook delivery: ``due_webhooks`` claims the oldest pending event of each site with
+  ``FOR UPDATE SKIP LOCKED`` and leases it by moving ``next_attempt_at`` forward by
+  ``claim_lease``; until the attempt is recorded (or the lease runs out, e.g. the replica died)
+  no other replica gets that event, nor the site's next one. ``record_webhook_attempt`` only
+  reschedules or gives up on the attempt it was given (``attempts`` is the fencing token), so a
+  replica whose lease ran out cannot undo another's delivery.
+
+``?schema=NAME`` in the URL keeps the tables in their own schema (created if missing), which tests
+use for isolation. JSONB columns are read as ``::text`` so the row mappers in ``rows`` serve both
+backends.
 """
 
 from __future__ import annotations
@@ -15,14 +34,50 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
-from ..domain import ApiKey, Comment, Role
-from ..errors import DuplicateComment, IdempotencyConflict, TooManyRequests
-from . import IdempotentResponse, NewComment, RenderResponse, TrainingLabel
-from .sqlite import COMMENT_COLUMNS, comment_from_row, migration_files, model_stats_row
+from ..domain import ApiKey, Comment, Role, Status
+from ..errors import DuplicateComment, IdempotencyConflict, NotFound, StaleRevision, TooManyRequests
+from . import (
+    STATUS_CHANGED,
+    AuditEvent,
+    DecisionOutcome,
+    DeliveryRecord,
+    IdempotentResponse,
+    ModeratorDecision,
+    ModeratorSession,
+    NewComment,
+    OutboxItem,
+    QueueOrder,
+    QueuePage,
+    QueueQuery,
+    RenderResponse,
+    ReportOutcome,
+    TrainingLabel,
+    WebhookTarget,
+    next_status,
+    status_changed_payload,
+)
+from .rows import (
+    COMMENT_COLUMNS,
+    api_key_from_row,
+    audit_event_from_row,
+    author_history_from_rows,
+    comment_from_row,
+    delivery_from_row,
+    migration_files,
+    model_stats_row,
+    outbox_item_from_row,
+    queue_counts_json,
+    queue_item_from_row,
+    session_from_row,
+    training_label_json,
+)
 
 # jsonb columns come back as text so the row mapping is shared with SQLite.
 PG_COMMENT_COLUMNS = COMMENT_COLUMNS.replace("reasons, scores", "reasons::text, scores::text")
 MIGRATION_LOCK = 7_231_001  # advisory lock id: one replica migrates at a time
+# How long a claimed webhook event stays with the replica that claimed it. Longer than any
+# delivery attempt (the HTTP timeout), short enough that a crashed replica's event is soon retried.
+CLAIM_LEASE = timedelta(minutes=5)
 
 
 def _split_schema(url: str) -> tuple[str, str | None]:
@@ -36,9 +91,11 @@ def _split_schema(url: str) -> tuple[str, str | None]:
 
 
 class PostgresStore:
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10,
+                 claim_lease: timedelta = CLAIM_LEASE) -> None:
         self.url, self.schema = _split_schema(url)
         self.min_size, self.max_size = min_size, max_size
+        self.claim_lease = claim_lease
         self._pool: asyncpg.Pool | None = None
 
     @property
@@ -52,7 +109,11 @@ class PostgresStore:
         if self.schema:
             conn = await asyncpg.connect(self.url)
             try:
-                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                # Under the migration lock: replicas starting together would otherwise race on
+                # IF NOT EXISTS (a unique violation in pg_namespace).
+                async with conn.transaction():
+                    await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+                    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
             finally:
                 await conn.close()
         self._pool = await asyncpg.create_pool(
@@ -107,10 +168,7 @@ class PostgresStore:
         row = await self.pool.fetchrow(
             "SELECT id, site_id, role, prefix, created_at, revoked_at FROM api_keys WHERE key_hash = $1", key_hash
         )
-        if row is None:
-            return None
-        return ApiKey(id=row[0], site_id=row[1], role=Role(row[2]), prefix=row[3], created_at=row[4],
-                      revoked_at=row[5])
+        return api_key_from_row(row) if row else None
 
     # -- comments -------------------------------------------------------------------------
     async def get_comment(self, site_id: str, comment_id: int) -> Comment | None:
@@ -213,12 +271,9 @@ class PostgresStore:
 
     # -- labels for retraining --------------------------------------------------------------------
     async def add_training_label(self, label: TrainingLabel, now: datetime) -> int:
-        return await self.pool.fetchval(
-            "INSERT INTO training_labels (site_id, comment_id, text, label, source, actor, model_version, scores, "
-            "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9) RETURNING id",
-            label.site_id, label.comment_id, label.text, label.label, label.source, label.actor, label.model_version,
-            json.dumps(label.scores) if label.scores is not None else None, now,
-        )
+        # The same statement a moderator decision runs inside its own transaction.
+        async with self.pool.acquire() as conn:
+            return await insert_training_label(conn, label, now)
 
     async def list_training_labels(self, *, since_id: int = 0, limit: int = 10_000) -> list[dict[str, Any]]:
         rows = await self.pool.fetch(
@@ -226,14 +281,7 @@ class PostgresStore:
             "FROM training_labels WHERE id > $1 ORDER BY id LIMIT $2",
             since_id, limit,
         )
-        return [
-            {
-                "id": r[0], "site_id": r[1], "comment_id": r[2], "text": r[3], "label": r[4], "source": r[5],
-                "model_version": r[6], "scores": json.loads(r[7]) if r[7] else None,
-                "decided_at": r[8].strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            }
-            for r in rows
-        ]
+        return [training_label_json(r) for r in rows]
 
     # -- model quality in production ----------------------------------------------------------------
     async def model_stats(self, site_id: str | None = None) -> list[dict[str, Any]]:
@@ -248,3 +296,364 @@ class PostgresStore:
             *params,
         )
         return [model_stats_row(tuple(r)) for r in rows]
+
+    # -- the moderator workflow: queue, decisions, reports, audit ---------------------------------
+    async def list_queue(self, site_id: str, query: QueueQuery) -> QueuePage:
+        sql, params = queue_sql(site_id, query)
+        # One snapshot for the page and the facts shown beside it.
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            rows = await conn.fetch(sql, *params)
+            has_more = len(rows) > query.limit
+            rows = rows[: query.limit]
+            ids = [r[0] for r in rows]
+            kinds: dict[int, set[str]] = {}
+            reports: dict[int, dict[str, int]] = {}
+            history = {}
+            if ids:
+                for comment_id, kind in await conn.fetch(
+                    "SELECT comment_id, kind FROM comment_reason_kinds WHERE comment_id = ANY($1::bigint[])", ids
+                ):
+                    kinds.setdefault(comment_id, set()).add(kind)
+                for comment_id, reason, n in await conn.fetch(
+                    "SELECT comment_id, reason, COUNT(*) FROM comment_reports WHERE resolved_at IS NULL "
+                    "AND comment_id = ANY($1::bigint[]) GROUP BY comment_id, reason",
+                    ids,
+                ):
+                    reports.setdefault(comment_id, {})[reason] = n
+                history = author_history_from_rows(await conn.fetch(
+                    "SELECT author_email, status, COUNT(*) FROM comments WHERE site_id = $1 "
+                    "AND author_email = ANY($2::text[]) GROUP BY author_email, status",
+                    site_id, sorted({r[5] for r in rows}),
+                ))
+        return QueuePage(items=[queue_item_from_row(r, kinds, reports, history) for r in rows], has_more=has_more)
+
+    async def queue_counts(self, site_id: str) -> dict[str, Any]:
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            by_status = await conn.fetch(
+                "SELECT status, COUNT(*) FROM comments WHERE site_id = $1 GROUP BY status", site_id
+            )
+            held_by_reason = await conn.fetch(
+                "SELECT k.kind, COUNT(*) FROM comment_reason_kinds k JOIN comments c ON c.id = k.comment_id "
+                "WHERE k.site_id = $1 AND c.status = 'held' GROUP BY k.kind",
+                site_id,
+            )
+            reported = await conn.fetchval(
+                "SELECT COUNT(*) FROM comments WHERE site_id = $1 AND status IN ('published', 'held') "
+                "AND open_reports > 0",
+                site_id,
+            )
+        return queue_counts_json(by_status, held_by_reason, reported)
+
+    async def decide(self, site_id: str, decision: ModeratorDecision, *, actor: str, now: datetime) -> DecisionOutcome:
+        async with self.pool.acquire() as conn, conn.transaction():
+            # The row lock makes concurrent decisions on one comment take turns: the second reads
+            # the revision the first wrote, and gets StaleRevision.
+            row = await conn.fetchrow(
+                f"SELECT {PG_COMMENT_COLUMNS}, open_reports FROM comments WHERE site_id = $1 AND id = $2 "
+                "FOR NO KEY UPDATE",
+                site_id, decision.comment_id,
+            )
+            if row is None:
+                raise NotFound("No such comment.")
+            comment = comment_from_row(row)
+            target = next_status(comment.status, int(row[-1]), decision.action)
+            if decision.revision != comment.revision:
+                raise StaleRevision(current_revision=comment.revision, status=comment.status.value)
+            if target is None:
+                raise StaleRevision(
+                    f"This comment is {comment.status.value} and awaits no {decision.action.value} decision.",
+                    current_revision=comment.revision, status=comment.status.value,
+                )
+            await conn.execute(
+                "UPDATE comments SET status = $1, revision = revision + 1, updated_at = $2, open_reports = 0 "
+                "WHERE id = $3 AND revision = $4",
+                target.value, now, comment.id, comment.revision,
+            )
+            closed = affected(await conn.execute(
+                "UPDATE comment_reports SET resolved_at = $1, resolution = $2 WHERE comment_id = $3 "
+                "AND resolved_at IS NULL",
+                now, decision.action.value, comment.id,
+            ))
+            event_id = await insert_event(
+                conn, comment, at=now, actor=actor, action=decision.action.value, to_status=target.value,
+                label=decision.label, note=decision.note,
+            )
+            await insert_training_label(
+                conn,
+                TrainingLabel(
+                    site_id=site_id, text=comment.content, label=decision.label, source="moderator",
+                    comment_id=comment.id, actor=actor, model_version=comment.model_version, scores=comment.scores,
+                ),
+                now,
+            )
+            queued = False
+            if target is not comment.status:
+                queued = await enqueue_status_change(conn, comment, target, decision.label, event_id=event_id, at=now)
+            updated = comment_from_row(
+                await conn.fetchrow(f"SELECT {PG_COMMENT_COLUMNS} FROM comments WHERE id = $1", comment.id)
+            )
+        return DecisionOutcome(updated, comment.status, event_id, queued, closed)
+
+    async def add_report(
+        self, site_id: str, comment_id: int, *, reason: str, note: str | None, reporter_hash: str | None,
+        now: datetime,
+    ) -> ReportOutcome:
+        async with self.pool.acquire() as conn, conn.transaction():
+            # Locked like a decision: a report either lands before it (and is closed by it) or after.
+            row = await conn.fetchrow(
+                f"SELECT {PG_COMMENT_COLUMNS}, open_reports FROM comments WHERE site_id = $1 AND id = $2 "
+                "FOR NO KEY UPDATE",
+                site_id, comment_id,
+            )
+            if row is None:
+                raise NotFound("No such comment.")
+            comment = comment_from_row(row)
+            if reporter_hash is not None:
+                earlier = await conn.fetchval(
+                    "SELECT id FROM comment_reports WHERE comment_id = $1 AND reporter_hash = $2",
+                    comment_id, reporter_hash,
+                )
+                if earlier is not None:
+                    return ReportOutcome(earlier, comment, int(row[-1]), duplicate=True)
+            # A comment already decided against keeps the report on record, closed at once.
+            awaiting = comment.status in (Status.PUBLISHED, Status.HELD)
+            report_id = await conn.fetchval(
+                "INSERT INTO comment_reports (comment_id, site_id, reason, note, reporter_hash, created_at, "
+                "resolved_at, resolution) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                comment_id, site_id, reason, note, reporter_hash, now,
+                None if awaiting else now, None if awaiting else f"already_{comment.status.value}",
+            )
+            if awaiting:
+                await conn.execute(
+                    "UPDATE comments SET open_reports = open_reports + 1, last_reported_at = $1 WHERE id = $2",
+                    now, comment_id,
+                )
+            await insert_event(conn, comment, at=now, actor="reader", action="report",
+                               to_status=comment.status.value, label=reason, note=None)
+            open_reports = int(row[-1]) + (1 if awaiting else 0)
+        return ReportOutcome(report_id, comment, open_reports, duplicate=False)
+
+    async def list_events(
+        self, site_id: str, *, before_id: int | None, limit: int, comment_id: int | None = None,
+    ) -> list[AuditEvent]:
+        sql = (
+            "SELECT id, comment_id, at, actor, action, from_status, to_status, label, note, reasons::text, "
+            "model_version FROM comment_events WHERE site_id = $1"
+        )
+        params: list[Any] = [site_id]
+        if before_id is not None:
+            params.append(before_id)
+            sql += f" AND id < ${len(params)}"
+        if comment_id is not None:
+            params.append(comment_id)
+            sql += f" AND comment_id = ${len(params)}"
+        params.append(limit)
+        sql += f" ORDER BY id DESC LIMIT ${len(params)}"
+        return [audit_event_from_row(r) for r in await self.pool.fetch(sql, *params)]
+
+    # -- webhooks -------------------------------------------------------------------------------
+    async def set_webhook(self, site_id: str, url: str | None, secret: str | None, now: datetime) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO sites (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", site_id, now
+            )
+            await conn.execute(
+                "UPDATE sites SET webhook_url = $1, webhook_secret = $2 WHERE id = $3", url, secret, site_id
+            )
+
+    async def get_webhook(self, site_id: str) -> WebhookTarget | None:
+        row = await self.pool.fetchrow(
+            "SELECT webhook_url, webhook_secret FROM sites WHERE id = $1 AND webhook_url IS NOT NULL", site_id
+        )
+        return WebhookTarget(site_id, row[0], row[1] or "") if row else None
+
+    async def due_webhooks(self, now: datetime, limit: int) -> list[OutboxItem]:
+        """The oldest undelivered event of each site whose next attempt is due (in order per site).
+
+        Each event returned is claimed for this caller: its ``next_attempt_at`` moves to
+        ``now + claim_lease``, so no other replica gets it (or the site's next event) until
+        ``record_webhook_attempt`` reschedules or finishes it, or the lease runs out.
+        ``SKIP LOCKED`` lets concurrent claimers pass over each other's rows instead of waiting;
+        a row another claimer has just leased no longer passes ``next_attempt_at <= now`` when
+        it is re-checked after the lock, so it is not claimed twice.
+        """
+        rows = await self.pool.fetch(
+            "WITH due AS ("
+            " SELECT o.id FROM webhook_outbox o JOIN sites s ON s.id = o.site_id"
+            " WHERE o.delivered_at IS NULL AND o.failed_at IS NULL AND o.next_attempt_at <= $1"
+            " AND s.webhook_url IS NOT NULL AND o.id = (SELECT MIN(p.id) FROM webhook_outbox p"
+            " WHERE p.site_id = o.site_id AND p.delivered_at IS NULL AND p.failed_at IS NULL)"
+            " ORDER BY o.id LIMIT $2 FOR UPDATE OF o SKIP LOCKED"
+            ") "
+            "UPDATE webhook_outbox o SET next_attempt_at = $3 FROM due, sites s "
+            "WHERE o.id = due.id AND s.id = o.site_id "
+            "RETURNING o.id, o.site_id, o.comment_id, o.payload, o.attempts, o.created_at, s.webhook_url, "
+            "s.webhook_secret",
+            now, limit, now + self.claim_lease,
+        )
+        return sorted((outbox_item_from_row(r) for r in rows), key=lambda item: item.id)
+
+    async def record_webhook_attempt(
+        self, item: OutboxItem, *, at: datetime, status_code: int | None, error: str | None,
+        duration_ms: float, delivered: bool, next_attempt_at: datetime | None,
+    ) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO webhook_deliveries (outbox_id, site_id, attempt, at, url, status_code, error, "
+                "duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                item.id, item.site_id, item.attempts + 1, at, item.target.url, status_code, error,
+                round(duration_ms, 2),
+            )
+            if delivered:
+                # A delivery always counts, even if this replica's lease had run out meanwhile.
+                await conn.execute(
+                    "UPDATE webhook_outbox SET attempts = attempts + 1, delivered_at = $1, last_error = NULL, "
+                    "failed_at = NULL WHERE id = $2 AND delivered_at IS NULL",
+                    at, item.id,
+                )
+            elif next_attempt_at is not None:
+                # Only the attempt that was claimed moves the event on (attempts is the fencing token).
+                await conn.execute(
+                    "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2 "
+                    "WHERE id = $3 AND attempts = $4 AND delivered_at IS NULL AND failed_at IS NULL",
+                    next_attempt_at, error, item.id, item.attempts,
+                )
+            else:
+                await conn.execute(
+                    "UPDATE webhook_outbox SET attempts = attempts + 1, failed_at = $1, last_error = $2 "
+                    "WHERE id = $3 AND attempts = $4 AND delivered_at IS NULL AND failed_at IS NULL",
+                    at, error, item.id, item.attempts,
+                )
+
+    async def list_webhook_deliveries(self, site_id: str, *, before_id: int | None, limit: int) -> list[DeliveryRecord]:
+        sql = (
+            "SELECT d.id, d.outbox_id, o.comment_id, o.event, d.attempt, d.at, d.url, d.status_code, d.error, "
+            "d.duration_ms, CASE WHEN o.delivered_at IS NOT NULL THEN 'delivered' "
+            "WHEN o.failed_at IS NOT NULL THEN 'failed' ELSE 'pending' END "
+            "FROM webhook_deliveries d JOIN webhook_outbox o ON o.id = d.outbox_id WHERE d.site_id = $1"
+        )
+        params: list[Any] = [site_id]
+        if before_id is not None:
+            params.append(before_id)
+            sql += f" AND d.id < ${len(params)}"
+        params.append(limit)
+        sql += f" ORDER BY d.id DESC LIMIT ${len(params)}"
+        return [delivery_from_row(r) for r in await self.pool.fetch(sql, *params)]
+
+    async def webhook_backlog(self, site_id: str) -> dict[str, int]:
+        row = await self.pool.fetchrow(
+            "SELECT COUNT(*) FILTER (WHERE delivered_at IS NULL AND failed_at IS NULL), "
+            "COUNT(*) FILTER (WHERE failed_at IS NOT NULL), COUNT(*) FILTER (WHERE delivered_at IS NOT NULL) "
+            "FROM webhook_outbox WHERE site_id = $1",
+            site_id,
+        )
+        return {"pending": int(row[0]), "failed": int(row[1]), "delivered": int(row[2])}
+
+    async def retry_failed_webhooks(self, site_id: str, now: datetime) -> int:
+        return affected(await self.pool.execute(
+            "UPDATE webhook_outbox SET failed_at = NULL, attempts = 0, next_attempt_at = $1 "
+            "WHERE site_id = $2 AND failed_at IS NOT NULL",
+            now, site_id,
+        ))
+
+    # -- moderator page sessions ----------------------------------------------------------------
+    async def create_session(self, *, id_hash: str, api_key_id: int, csrf_token: str, now: datetime,
+                             expires_at: datetime) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("DELETE FROM moderator_sessions WHERE expires_at <= $1", now)
+            await conn.execute(
+                "INSERT INTO moderator_sessions (id_hash, api_key_id, csrf_token, created_at, expires_at) "
+                "VALUES ($1, $2, $3, $4, $5)",
+                id_hash, api_key_id, csrf_token, now, expires_at,
+            )
+
+    async def find_session(self, id_hash: str, now: datetime) -> ModeratorSession | None:
+        row = await self.pool.fetchrow(
+            "SELECT k.id, k.site_id, k.role, k.prefix, k.created_at, s.csrf_token, s.expires_at "
+            "FROM moderator_sessions s JOIN api_keys k ON k.id = s.api_key_id "
+            "WHERE s.id_hash = $1 AND s.expires_at > $2 AND k.revoked_at IS NULL",
+            id_hash, now,
+        )
+        return session_from_row(row) if row else None
+
+    async def delete_session(self, id_hash: str) -> None:
+        await self.pool.execute("DELETE FROM moderator_sessions WHERE id_hash = $1", id_hash)
+
+
+# -- moderator workflow helpers (each runs inside the caller's transaction) ---------------------------
+
+
+def affected(status: str) -> int:
+    """The row count of an asyncpg command status such as ``UPDATE 3``."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
+def queue_sql(site_id: str, query: QueueQuery) -> tuple[str, list[Any]]:
+    """The page query: filters, keyset pagination on (risk, id) or id, one extra row to see if more follow."""
+    params: list[Any] = [site_id, [s.value for s in query.statuses]]
+    sql = (
+        f"SELECT {PG_COMMENT_COLUMNS}, risk, open_reports, signals::text FROM comments "
+        "WHERE site_id = $1 AND status = ANY($2::text[])"
+    )
+
+    def arg(value: Any) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    if query.reason == "reported":
+        sql += " AND open_reports > 0"
+    elif query.reason is not None:
+        sql += (" AND EXISTS (SELECT 1 FROM comment_reason_kinds k WHERE k.comment_id = comments.id "
+                f"AND k.kind = {arg(query.reason)})")
+    if query.article_id is not None:
+        sql += f" AND article_id = {arg(query.article_id)}"
+    if query.order is QueueOrder.RISK:
+        if query.after is not None:
+            risk, last_id = arg(float(query.after[0])), arg(query.after[1])
+            sql += f" AND (risk < {risk} OR (risk = {risk} AND id > {last_id}))"
+        sql += " ORDER BY risk DESC, id ASC"
+    else:
+        if query.after is not None:
+            sql += f" AND id > {arg(query.after[1])}"
+        sql += " ORDER BY id ASC"
+    sql += f" LIMIT {arg(query.limit + 1)}"
+    return sql, params
+
+
+async def insert_event(conn: asyncpg.Connection, comment: Comment, *, at: datetime, actor: str, action: str,
+                       to_status: str, label: str | None, note: str | None) -> int:
+    return await conn.fetchval(
+        "INSERT INTO comment_events (comment_id, site_id, at, actor, action, from_status, to_status, label, note, "
+        "model_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        comment.id, comment.site_id, at, actor, action, comment.status.value, to_status, label, note,
+        comment.model_version,
+    )
+
+
+async def insert_training_label(conn: asyncpg.Connection, label: TrainingLabel, now: datetime) -> int:
+    return await conn.fetchval(
+        "INSERT INTO training_labels (site_id, comment_id, text, label, source, actor, model_version, scores, "
+        "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9) RETURNING id",
+        label.site_id, label.comment_id, label.text, label.label, label.source, label.actor, label.model_version,
+        json.dumps(label.scores) if label.scores is not None else None, now,
+    )
+
+
+async def enqueue_status_change(conn: asyncpg.Connection, comment: Comment, status: Status, label: str, *,
+                                event_id: int, at: datetime) -> bool:
+    """Write the webhook event for a status change, if the site has a webhook (no e-mail, ever)."""
+    has_webhook = await conn.fetchval(
+        "SELECT 1 FROM sites WHERE id = $1 AND webhook_url IS NOT NULL", comment.site_id
+    )
+    if not has_webhook:
+        return False
+    # Held until commit: the next outbox row of this site gets its id only after this one is
+    # visible, so a dispatcher can never deliver a newer event of the site before an older one.
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"outbox:{comment.site_id}")
+    payload = status_changed_payload(comment, status, label, event_id=event_id, at=at)
+    await conn.execute(
+        "INSERT INTO webhook_outbox (site_id, comment_id, event, payload, created_at, next_attempt_at) "
+        "VALUES ($1, $2, $3, $4, $5, $5)",
+        comment.site_id, comment.id, STATUS_CHANGED, payload, at,
+    )
+    return True
