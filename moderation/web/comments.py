@@ -20,6 +20,7 @@ from ..pipeline.scoring import ScoringResult, ScoringUnavailable
 from ..store import NewComment
 from ..textnorm import find_urls, normalize
 from ..validation import decode_body, validate_submission
+from .compat_common import read_body
 
 log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
@@ -41,23 +42,13 @@ def comment_response(comment: Comment) -> dict[str, Any]:
     }
 
 
-async def _read_body(request: web.Request) -> bytes:
-    limit = request.app[SETTINGS].max_body_bytes
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-    return body
-
-
 @routes.post("/v1/comments")
 async def submit_comment(request: web.Request) -> web.Response:
     """Validate, score and decide a reader's comment; answer 201 only once it is committed."""
     key = await require(request, Role.SITE)
     app = request.app
     lang = i18n.pick_language(request.headers.get("Accept-Language"))
-    body = await _read_body(request)
+    body = await read_body(request)
 
     idempotency_key = request.headers.get("Idempotency-Key")
     idempotency: tuple[str, str] | None = None
