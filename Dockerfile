@@ -2,10 +2,10 @@
 # Build a wheel in a full image, run it from a slim one as a non-root user, models baked in.
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY moderation ./moderation
 COPY training ./training
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --constraint constraints.txt --wheel-dir /wheels .
 
 FROM python:3.11-slim AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
@@ -13,7 +13,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     MODERATION_DATA_DIR=/var/lib/moderation MODERATION_MODELS_DIR=/opt/moderation/models
 RUN useradd --system --uid 10001 --home-dir /var/lib/moderation --create-home moderation
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+RUN pip install --no-cache-dir --no-index --find-links /wheels /wheels/moderation-*.whl && rm -rf /wheels
 # Models come only from this repository (a trusted source): joblib files run code when loaded.
 COPY models /opt/moderation/models
 USER moderation
