@@ -14,7 +14,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
 RUN useradd --system --uid 10001 --home-dir /var/lib/moderation --create-home moderation
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links /wheels /wheels/moderation-*.whl && rm -rf /wheels
-# Models come only from this repository (a trusted source): joblib files run code when loaded.
+# Models come from this repository; they are data (.npz + JSON + text, no pickle), hash-checked on load,
+# so serving installs neither scikit-learn nor joblib.
 COPY models /opt/moderation/models
 USER moderation
 VOLUME ["/var/lib/moderation"]

@@ -3,8 +3,8 @@
     models/
       CURRENT                 the version the service serves (one line)
       HISTORY                 one line per promotion: "<utc time> <version>" (rollback walks it back)
-      <version>/manifest.json version, file hashes, library versions, data sources, metrics, thresholds, gate
-      <version>/model.joblib
+      <version>/manifest.json version, model_format, file hashes, data sources, metrics, thresholds, gate
+      <version>/model.npz, model.json, vocab.txt   the model as data (moderation.model's format)
 
 Promotion only moves the pointer; a running service switches on ``POST /v1/admin/models/reload``
 or SIGHUP. Every load re-verifies the manifest (``moderation.model.load_model``).

@@ -80,7 +80,7 @@ async def test_failed_reload_keeps_serving_old_model(make_api: MakeApi, settings
     models = two_versions(tmp_path)
     api = await make_api(replace(settings, models_dir=models))
     admin = {"Authorization": f"Bearer {await api.key(Role.ADMIN)}"}
-    (models / "2026.02.01-b" / "model.joblib").write_bytes(b"tampered")
+    (models / "2026.02.01-b" / "model.npz").write_bytes(b"tampered")
     (models / "CURRENT").write_text("2026.02.01-b\n")
     resp = await api.client.post("/v1/admin/models/reload", headers=admin)
     assert resp.status == 503

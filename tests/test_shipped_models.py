@@ -42,6 +42,8 @@ def test_loads_and_has_heads(loaded: LoadedModel) -> None:
     assert {"spam", "toxic"} <= set(loaded.model.heads)
     assert set(loaded.thresholds) >= set(loaded.model.heads)
     assert (MODELS / "CURRENT").read_text().strip() == loaded.version
+    assert loaded.manifest["model_format"] == 2  # data files only: no pickle is shipped
+    assert not list(MODELS.glob("*/*.joblib"))
 
 
 @pytest.mark.parametrize("text", JUDOL_ADS)

@@ -1,4 +1,4 @@
-"""CLI: ``python -m training train|evaluate|export-labels|retrain ...`` (explicit paths only)."""
+"""CLI: ``python -m training train|evaluate|export-labels|retrain|convert ...`` (explicit paths only)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,18 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--target-false-hold", type=float, default=None,
                    help="re-tune spam/toxic thresholds so at most this share of site ham is held")
     r.add_argument("--promote", action="store_true", help="make the candidate current if (and only if) it passes")
+    c = sub.add_parser("convert", help="rewrite a model_format 1 (joblib) version as a new format 2 version")
+    c.add_argument("--models", type=Path, required=True, help="models directory")
+    c.add_argument("--from", dest="old", required=True, help="the format 1 version to read")
+    c.add_argument("--to", dest="new", required=True, help="the new version to write (CURRENT is not moved)")
     args = ap.parse_args(argv)
+    if args.cmd == "convert":
+        from .convert import convert_joblib_version
+
+        version = convert_joblib_version(args.models.resolve(), args.old, args.new)
+        print(f"wrote model version {version} (model_format 2) from {args.old}; promote it with "
+              f"`moderation models promote {version}`")
+        return 0
     if args.cmd == "export-labels":
         from .site_labels import export_labels
 

@@ -1,19 +1,23 @@
-"""Write a TextModel as a versioned, hashed artefact: ``out_dir/<version>/{model.joblib,manifest.json}``."""
+"""Write a TextModel as a versioned, hashed artefact of data files (``moderation.model``'s format, no pickle).
+
+``out_dir/<version>/{model.npz, model.json, vocab.txt, manifest.json}``; the manifest records the sha256 of
+each file, the format and the provenance (libraries, data sources, metrics, git sha).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
 import subprocess
 from pathlib import Path
 
-import joblib
 import numpy as np
 import sklearn
 
-from moderation.model import MANIFEST_FILE, MODEL_FILE, TextModel, _sha256
+from moderation.model import MANIFEST_FILE, MODEL_FORMAT, TextModel, model_files
 
 __all__ = ["write_model", "new_version"]
 
@@ -38,6 +42,15 @@ def new_version(out_dir: Path, now: dt.datetime | None = None) -> str:
     return f"{day}-{n:02d}"
 
 
+def _write_durably(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
 def write_model(
     model: TextModel,
     out_dir: Path,
@@ -47,8 +60,12 @@ def write_model(
     metrics: dict | None = None,
     sources: list[dict] | None = None,
     set_current: bool = True,
+    extra: dict | None = None,
 ) -> str:
-    """Dump ``model`` and its manifest; update ``out_dir/CURRENT`` when ``set_current``; return the version."""
+    """Write ``model``'s files and manifest; update ``out_dir/CURRENT`` when ``set_current``; return the version.
+
+    ``extra`` adds top-level manifest entries (e.g. ``converted_from``); it cannot replace the ones written here.
+    """
     if not isinstance(model, TextModel):
         raise TypeError(f"expected a TextModel, got {type(model).__name__}")
     out_dir = Path(out_dir)
@@ -58,19 +75,20 @@ def write_model(
     if vdir.exists() and any(vdir.iterdir()):
         raise FileExistsError(f"model version {version} already exists in {out_dir}")
     vdir.mkdir(parents=True, exist_ok=True)
-    path = vdir / MODEL_FILE
-    joblib.dump(model, path, compress=3)
+    files = model_files(model)
+    for name, data in files.items():
+        _write_durably(vdir / name, data)
     th = {h: 0.5 for h in model.heads}
     th.update({h: float(v) for h, v in (thresholds or {}).items()})
     manifest = {
         "version": version,
-        "model_format": TextModel.format_version,
+        "model_format": MODEL_FORMAT,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "files": {MODEL_FILE: {"sha256": _sha256(path), "bytes": path.stat().st_size}},
+        "files": {name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for name, data in files.items()},
+        # provenance only: loading checks no library version (the files are plain data)
         "libraries": {
             "scikit-learn": sklearn.__version__,
             "numpy": np.__version__,
-            "joblib": joblib.__version__,
             "python": platform.python_version(),
         },
         "heads": list(model.heads),
@@ -81,11 +99,13 @@ def write_model(
         "metrics": metrics or {},
         "git_sha": _git_sha(Path(__file__).resolve().parent),
     }
-    tmp = vdir / (MANIFEST_FILE + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, vdir / MANIFEST_FILE)
+    for key, value in (extra or {}).items():
+        if key in manifest:
+            raise ValueError(f"extra manifest entry {key!r} would replace a written one")
+        manifest[key] = value
+    # the manifest goes last: a version directory without one is not listed, so a crash leaves no half version
+    _write_durably(vdir / MANIFEST_FILE,
+                   (json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8"))
     if set_current:
-        cur = out_dir / "CURRENT.tmp"
-        cur.write_text(version + "\n", encoding="utf-8")
-        os.replace(cur, out_dir / "CURRENT")
+        _write_durably(out_dir / "CURRENT", (version + "\n").encode("utf-8"))
     return version
