@@ -336,7 +336,9 @@ class ArraySpec:
 
 
 # The arrays of each model_format, checked by name, dtype and ndim on load (shapes are checked against the
-# vocabulary and heads by parse_model_files). A new format adds an entry here and in _FORMAT_FILES.
+# vocabulary and heads by parse_model_files). To store more arrays (e.g. another feature block), declare a
+# new format here and in _FORMAT_FILES, write it in model_files and check its shapes in parse_model_files;
+# loading refuses any array a format does not declare, and any format not declared here.
 FORMAT_ARRAYS: dict[int, tuple[ArraySpec, ...]] = {
     2: (
         ArraySpec("idf", "float32", 1),  # (n_features,)
@@ -347,6 +349,7 @@ FORMAT_ARRAYS: dict[int, tuple[ArraySpec, ...]] = {
 }
 _FORMAT_FILES: dict[int, tuple[str, ...]] = {2: (MODEL_FILE, META_FILE, VOCAB_FILE)}
 _ZIP_MAGIC = b"PK\x03\x04"
+_MAX_ARRAY_BYTES = 2 << 30  # uncompressed, all arrays together: far above any model we train
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same arrays always give the same bytes (and sha256)
 
 
@@ -384,6 +387,9 @@ def load_arrays(data: bytes, specs: Sequence[ArraySpec]) -> dict[str, np.ndarray
     names = [spec.name for spec in specs]
     out: dict[str, np.ndarray] = {}
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            if sum(info.file_size for info in zf.infolist()) > _MAX_ARRAY_BYTES:
+                raise ModelIntegrityError(f"{MODEL_FILE} unpacks to more than {_MAX_ARRAY_BYTES} bytes")
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             if sorted(npz.files) != sorted(names):
                 raise ModelIntegrityError(f"{MODEL_FILE} holds {sorted(npz.files)}, expected {sorted(names)}")
@@ -391,7 +397,7 @@ def load_arrays(data: bytes, specs: Sequence[ArraySpec]) -> dict[str, np.ndarray
                 out[spec.name] = npz[spec.name]
     except ModelIntegrityError:
         raise
-    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+    except (ValueError, OSError, EOFError, KeyError, MemoryError, zipfile.BadZipFile) as exc:
         # allow_pickle=False turns an object array into ValueError instead of running its pickle
         raise ModelIntegrityError(f"{MODEL_FILE} could not be read: {exc}") from exc
     for spec in specs:

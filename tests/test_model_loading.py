@@ -294,3 +294,16 @@ def test_serving_imports_neither_scikit_learn_nor_joblib(tmp_path: Path, tiny: T
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_arrays_larger_than_the_cap_are_refused_before_unpacking(tmp_path: Path, tiny: TextModel,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    v = write_model(tiny, tmp_path, version=V)
+    monkeypatch.setattr(model_mod, "_MAX_ARRAY_BYTES", 1000)  # the tiny model's arrays are larger than this
+
+    def boom(*a: object, **k: object) -> None:
+        raise AssertionError("np.load must not run on an oversized artefact")
+
+    monkeypatch.setattr(np, "load", boom)
+    with pytest.raises(ModelIntegrityError, match="unpacks to more than"):
+        load_model(tmp_path, v)
