@@ -11,7 +11,7 @@ from aiohttp import web
 from .. import i18n
 from ..auth import require
 from ..domain import Comment, Role, Submission
-from ..errors import BadRequest, IdempotencyConflict, NotFound, PayloadTooLarge, ValidationFailed
+from ..errors import BadRequest, IdempotencyConflict, NotFound, ValidationFailed
 from ..keys import CLOCK, METRICS, SCORER, SETTINGS, STORE
 from ..middlewares import LOG_FIELDS
 from ..pipeline import run_checks
@@ -20,7 +20,7 @@ from ..pipeline.scoring import ScoringResult, ScoringUnavailable
 from ..store import NewComment
 from ..textnorm import find_urls, normalize
 from ..validation import decode_body, validate_submission
-from .compat_common import read_body
+from .body import read_body
 
 log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()

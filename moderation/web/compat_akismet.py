@@ -29,7 +29,8 @@ from ..pipeline import run_checks
 from ..pipeline.checks import CheckContext
 from ..pipeline.scoring import ScoringResult, ScoringUnavailable
 from ..textnorm import normalize
-from .compat_common import add_feedback_label, authenticate_site, is_true, read_body
+from .body import read_body
+from .compat_common import add_feedback_label, authenticate_site, is_true
 
 log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()

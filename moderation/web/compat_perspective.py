@@ -11,7 +11,6 @@ is stored as a training label (text and label, never who wrote it).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from functools import wraps
@@ -21,11 +20,12 @@ import structlog
 from aiohttp import web
 
 from ..domain import ApiKey
-from ..errors import ModerationError, PayloadTooLarge, Unauthorized
+from ..errors import BadRequest, ModerationError, PayloadTooLarge, RequestTimeout, Unauthorized
 from ..middlewares import LOG_FIELDS
 from ..pipeline.scoring import ScoringUnavailable
 from ..validation import MAX_CONTENT_BYTES
-from .compat_common import add_feedback_label, authenticate_site, is_true, model_heads, read_body, score_texts
+from .body import parse_json, read_body
+from .compat_common import add_feedback_label, authenticate_site, is_true, model_heads, score_texts
 
 log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
@@ -156,6 +156,12 @@ def perspective_errors(handler: Handler) -> Handler:
         except PayloadTooLarge:
             request[LOG_FIELDS]["error"] = "COMMENT_TOO_LONG"
             return invalid("Comment text too long.", "COMMENT_TOO_LONG").response()
+        except RequestTimeout as exc:
+            request[LOG_FIELDS]["error"] = exc.code
+            return PerspectiveError(408, "DEADLINE_EXCEEDED", exc.message).response()
+        except BadRequest as exc:  # the body ended before it was complete
+            request[LOG_FIELDS]["error"] = exc.code
+            return PerspectiveError(400, "INVALID_ARGUMENT", exc.message).response()
         except ModerationError as exc:  # 403: a key of another role
             request[LOG_FIELDS]["error"] = exc.code
             return PerspectiveError(403, "PERMISSION_DENIED", exc.message).response()
@@ -188,11 +194,12 @@ async def _authenticate(request: web.Request) -> ApiKey:
 
 
 async def _json_body(request: web.Request, known: frozenset[str]) -> dict[str, Any]:
-    body = await read_body(request)
     try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise invalid(f"Invalid JSON payload received. {exc}", None) from None
+        data = parse_json(await read_body(request))
+    except BadRequest as exc:
+        if exc.code == "incomplete_body":
+            raise
+        raise invalid(f"Invalid JSON payload received. {exc.message}", None) from None
     if not isinstance(data, dict):
         raise invalid("Invalid JSON payload received. The body must be a JSON object.", None)
     unknown = sorted(set(data) - known)

@@ -19,11 +19,10 @@ from ..errors import (
     BadRequest,
     ModerationError,
     NotFound,
-    PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
 )
-from ..keys import CLOCK, METRICS, SETTINGS, STORE
+from ..keys import CLOCK, METRICS, STORE
 from ..middlewares import LOG_FIELDS
 from ..store import (
     REASON_KINDS,
@@ -36,6 +35,7 @@ from ..store import (
     QueueQuery,
 )
 from ..webhooks import new_secret, validate_webhook_url, wake_dispatcher
+from .body import read_json
 
 routes = web.RouteTableDef()
 
@@ -79,19 +79,10 @@ def choice_param(request: web.Request, name: str, choices: tuple[str, ...]) -> s
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
-    """A JSON object body within the configured size limit (400 / 413 / 415 otherwise)."""
+    """A JSON object body within the configured size limit (400 / 408 / 413 / 415 otherwise)."""
     if request.content_type != "application/json":
         raise UnsupportedMediaType("Send application/json.")
-    limit = request.app[SETTINGS].max_body_bytes
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-    try:
-        data = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise BadRequest("The request body is not valid UTF-8.", code="invalid_encoding") from None
-    except ValueError as exc:
-        raise BadRequest(f"Malformed JSON: {exc}", code="malformed_json") from None
+    data = await read_json(request)
     if not isinstance(data, dict):
         raise BadRequest("The JSON body must be an object.", code="malformed_json")
     return data

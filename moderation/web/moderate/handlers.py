@@ -17,6 +17,7 @@ from ...errors import Forbidden, ModerationError, StaleRevision, Unauthorized
 from ...keys import STORE
 from ...middlewares import LOG_FIELDS
 from ...store import ModeratorAction, ModeratorDecision, QueueOrder
+from ..body import read_form
 from ..queue import apply_decision, encode_cursor, queue_query_from
 from .render import item_view
 from .sessions import (
@@ -89,7 +90,7 @@ async def sign_in_form(request: web.Request) -> web.Response:
 
 @routes.post("/moderate/sign-in")
 async def sign_in(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     check_csrf(request.cookies.get(SIGNIN_COOKIE), form.get("csrf"))
     key_text = form.get("key")
     try:
@@ -108,7 +109,7 @@ async def sign_in(request: web.Request) -> web.Response:
 @routes.post("/moderate/sign-out")
 async def sign_out(request: web.Request) -> web.Response:
     session = await require_session(request)
-    check_csrf(session.csrf_token, (await request.post()).get("csrf"))
+    check_csrf(session.csrf_token, (await read_form(request)).get("csrf"))
     redirect = web.HTTPSeeOther("/moderate/sign-in")
     await end_session(request, redirect)
     raise redirect
@@ -207,7 +208,7 @@ def decisions_from_form(form: MultiDictProxy[Any]) -> list[ModeratorDecision | N
 @routes.post("/moderate/decide")
 async def decide_from_page(request: web.Request) -> web.Response:
     session = await require_session(request)
-    form = await request.post()
+    form = await read_form(request)
     check_csrf(session.csrf_token, form.get("csrf"))
     outcome = {"done": 0, "stale": 0, "failed": 0}
     decisions = decisions_from_form(form)
