@@ -10,23 +10,15 @@ stops arriving (408 ``body_timeout``). ``read_form`` and ``read_json`` build on 
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 from typing import Any
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from multidict import MultiDict, MultiDictProxy
+from multidict import MultiDictProxy
 
 from ..errors import BadRequest, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 from ..keys import SETTINGS
-
-# Deeper JSON than any of our bodies needs; checked before parsing, so nesting can never recurse deeply.
-MAX_JSON_DEPTH = 32
-MAX_FORM_FIELDS = 1000
-# Strings (skipped whole, escapes included) and the brackets that open or close a level.
-_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+from ..validation import parse_form, parse_json
 
 
 async def read_body(request: web.Request) -> bytes:
@@ -61,60 +53,9 @@ async def read_body(request: web.Request) -> bytes:
     return body
 
 
-def check_json_depth(body: bytes, limit: int = MAX_JSON_DEPTH) -> None:
-    """400 for JSON nested deeper than ``limit`` (checked before ``json.loads`` can recurse)."""
-    depth = 0
-    for match in _JSON_TOKENS.finditer(body):
-        token = match.group()
-        if token in (b"[", b"{"):
-            depth += 1
-            if depth > limit:
-                raise BadRequest(f"Malformed JSON: nested deeper than {limit} levels.", code="malformed_json")
-        elif token in (b"]", b"}"):
-            depth -= 1
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if value in (float("inf"), float("-inf")):  # 1e400 parses to infinity
-        raise ValueError("number out of range")
-    return value
-
-
-def parse_json(body: bytes) -> Any:
-    """Strict JSON: valid UTF-8, depth-bounded, no NaN/Infinity, numbers in range; 400 otherwise."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadRequest("The request body is not valid UTF-8.", code="invalid_encoding") from None
-    check_json_depth(body)
-    try:
-        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
-    except json.JSONDecodeError as exc:
-        raise BadRequest(f"Malformed JSON: {exc.msg} at position {exc.pos}.", code="malformed_json") from None
-    except (ValueError, RecursionError) as exc:  # NaN, 1e400, an integer of more than 4300 digits
-        raise BadRequest(f"Malformed JSON: {exc}.", code="malformed_json") from None
-
-
 async def read_json(request: web.Request) -> Any:
     """The body parsed as strict JSON (any JSON value: the caller checks its shape)."""
     return parse_json(await read_body(request))
-
-
-def parse_form(body: bytes) -> MultiDictProxy[str]:
-    """An urlencoded body in strict UTF-8 (400 otherwise), every value kept in order."""
-    try:
-        text = body.decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, errors="strict", max_num_fields=MAX_FORM_FIELDS)
-    except UnicodeDecodeError:
-        raise BadRequest("The request body is not valid UTF-8.", code="invalid_encoding") from None
-    except ValueError as exc:  # too many fields
-        raise BadRequest(f"Malformed form body: {exc}", code="bad_request") from None
-    return MultiDictProxy(MultiDict(pairs))
 
 
 async def read_form(request: web.Request) -> MultiDictProxy[str]:

@@ -23,7 +23,7 @@ from ..domain import ApiKey
 from ..errors import BadRequest, ModerationError, PayloadTooLarge, RequestTimeout, Unauthorized
 from ..middlewares import LOG_FIELDS
 from ..pipeline.scoring import ScoringUnavailable
-from ..validation import MAX_CONTENT_BYTES
+from ..validation import MAX_CONTENT_BYTES, text_problem
 from .body import parse_json, read_body
 from .compat_common import add_feedback_label, authenticate_site, is_true, model_heads, score_texts
 
@@ -221,6 +221,8 @@ def _comment_text(data: Mapping[str, Any]) -> str:
     text = comment.get("text", "")
     if not isinstance(text, str):
         raise invalid("Invalid value at 'comment.text': expected a string.")
+    if text_problem(text, multiline=True):
+        raise invalid("Invalid value at 'comment.text': control characters and lone surrogates are not allowed.")
     if not text.strip():
         raise invalid("Comment must be non-empty.", "COMMENT_EMPTY")
     if len(text.encode("utf-8")) > MAX_CONTENT_BYTES:
@@ -309,8 +311,10 @@ async def analyze(request: web.Request) -> web.Response:
         if score_type not in ("PROBABILITY", "SCORE_TYPE_UNSPECIFIED"):
             raise invalid(f"Requested score type {score_type} is not supported by attribute {name}")
         threshold = params.get("scoreThreshold")
-        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
-            raise invalid(f"Invalid value at 'requested_attributes[{name}].score_threshold': expected a number.")
+        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+                                      or not 0 <= threshold <= 1):
+            raise invalid(f"Invalid value at 'requested_attributes[{name}].score_threshold': "
+                          "expected a number between 0 and 1.")
         fn = _resolve(name, heads)
         if fn is None and base not in PERSPECTIVE_ATTRIBUTES:
             raise invalid(f"Unknown requested attribute: {name}")
@@ -364,7 +368,10 @@ def _suggested_value(name: str, raw: Any) -> float:
     summary = raw.get("summaryScore")
     if isinstance(summary, dict):
         values.append(summary.get("value", 0.0))  # proto3 JSON leaves out a zero value
-    for span in raw.get("spanScores") or []:
+    spans = raw.get("spanScores")
+    if spans is not None and not isinstance(spans, list):
+        raise invalid(f"Invalid value at 'attribute_scores[{name}].span_scores': expected a list.")
+    for span in spans or []:
         if isinstance(span, dict) and isinstance(span.get("score"), dict):
             values.append(span["score"].get("value", 0.0))
     if not values:
@@ -403,6 +410,8 @@ async def suggestscore(request: web.Request) -> web.Response:
         values[base] = _suggested_value(str(name), raw)
     label = suggested_label(values)
     community = data.get("communityId")
+    if community is not None and (not isinstance(community, str) or text_problem(community)):
+        raise invalid("Invalid value at 'community_id': expected a string without control characters.")
     label_id = await add_feedback_label(
         request, key, text=text, label=label, source="perspective.suggestscore",
         actor=community if isinstance(community, str) else None,
