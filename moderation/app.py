@@ -15,6 +15,7 @@ from .pipeline.scoring import Scorer
 from .settings import Settings
 from .store import open_store
 from .web import admin, comments, compat_akismet, compat_perspective, health, moderate, queue
+from .web.body import close_if_body_unread
 from .webhooks import DeliveryConfig, webhook_ctx
 
 
@@ -31,6 +32,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[METRICS] = Metrics()
+    app.on_response_prepare.append(close_if_body_unread)
     app.cleanup_ctx.append(_executor_ctx)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_models_ctx)

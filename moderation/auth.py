@@ -36,7 +36,8 @@ async def authenticate(request: web.Request, token: str | None, *roles: Role) ->
     """The key behind ``token`` if it is valid and has one of ``roles``: else 401 / 403."""
     from .keys import STORE
 
-    if not token or len(token) > 200:
+    # Our keys are ASCII; anything else (a header byte decoded as a lone surrogate) cannot be one.
+    if not token or len(token) > 200 or not token.isascii():
         raise Unauthorized()
     digest = hash_key(token)
     key = await request.app[STORE].find_api_key(digest)

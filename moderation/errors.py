@@ -5,6 +5,7 @@
     ├── Unauthorized                     401 unauthorized
     ├── Forbidden                        403 forbidden
     ├── NotFound                         404 not_found
+    ├── RequestTimeout                   408 body_timeout
     ├── Conflict                         409 conflict
     │   ├── DuplicateComment             409 duplicate_comment   (public: existing_id)
     │   ├── IdempotencyConflict          409 idempotency_key_reused
@@ -69,6 +70,12 @@ class NotFound(ModerationError):
     http_status = 404
     code = "not_found"
     default_message = "Not found."
+
+
+class RequestTimeout(ModerationError):
+    http_status = 408
+    code = "body_timeout"
+    default_message = "The request body did not arrive in time."
 
 
 class Conflict(ModerationError):

@@ -29,7 +29,7 @@ def _route_name(request: web.Request) -> str:
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Bind a request id, time the request, and emit one log line and the metrics for it."""
     request_id = request.headers.get("X-Request-ID", "")[:64]
-    if not request_id or not request_id.replace("-", "").isalnum():
+    if not request_id or not request_id.isascii() or not request_id.replace("-", "").isalnum():
         request_id = uuid.uuid4().hex
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)

@@ -33,6 +33,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = 256 * 1024
+    # A request body that has not fully arrived after this long is answered 408 (slow or stalled client).
+    body_timeout_seconds: float = 5.0
     # Threads that run classifier inference off the event loop.
     inference_threads: int = 1
     log_json: bool | None = None  # None: JSON unless stderr is a terminal
@@ -78,6 +80,14 @@ class Settings:
                     raise SettingsError(f"{name} must be an integer, got {v!r}") from None
                 if values[key] <= 0:  # type: ignore[operator]
                     raise SettingsError(f"{name} must be positive")
+        if (v := get("MODERATION_BODY_TIMEOUT_SECONDS")) is not None:
+            try:
+                timeout = float(v)
+            except ValueError:
+                raise SettingsError(f"MODERATION_BODY_TIMEOUT_SECONDS must be a number, got {v!r}") from None
+            if not 0 < timeout < 3600:  # also refuses nan and inf
+                raise SettingsError("MODERATION_BODY_TIMEOUT_SECONDS must be between 0 and 3600 seconds")
+            values["body_timeout_seconds"] = timeout
         for name, key in (("MODERATION_LOG_JSON", "log_json"), ("MODERATION_SECURE_COOKIES", "secure_cookies")):
             if (v := get(name)) is not None:
                 if v.lower() not in ("1", "0", "true", "false", "yes", "no"):

@@ -30,6 +30,7 @@ import structlog
 from aiohttp import web
 
 from .errors import ValidationFailed
+from .validation import text_problem
 from .store import STATUS_CHANGED, OutboxItem, Store
 
 log = structlog.get_logger(__name__)
@@ -84,6 +85,9 @@ def validate_webhook_url(url: Any) -> str:
         raise ValidationFailed("A webhook URL is required.", code="invalid_webhook",
                                fields={"url": [{"code": "required", "message": "Give an http(s) URL."}]})
     url = url.strip()
+    if text_problem(url):  # a lone surrogate or a control character cannot be part of a URL we call
+        raise ValidationFailed("The webhook URL is not valid.", code="invalid_webhook",
+                               fields={"url": [{"code": "invalid_characters", "message": "Give an http(s) URL."}]})
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > MAX_URL_LENGTH:
         raise ValidationFailed("The webhook URL is not valid.", code="invalid_webhook",

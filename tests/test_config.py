@@ -29,10 +29,18 @@ def test_settings_from_env_and_overrides(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("name", "value"), [("MODERATION_PORT", "eighty"), ("MODERATION_PORT", "-1"),
-                                             ("MODERATION_LOG_JSON", "maybe")])
+                                             ("MODERATION_LOG_JSON", "maybe"),
+                                             ("MODERATION_BODY_TIMEOUT_SECONDS", "soon"),
+                                             ("MODERATION_BODY_TIMEOUT_SECONDS", "0"),
+                                             ("MODERATION_BODY_TIMEOUT_SECONDS", "nan")])
 def test_bad_settings_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value})
+
+
+def test_body_timeout_setting() -> None:
+    assert Settings.from_env({}).body_timeout_seconds == 5.0
+    assert Settings.from_env({"MODERATION_BODY_TIMEOUT_SECONDS": "2.5"}).body_timeout_seconds == 2.5
 
 
 def test_policy_file(tmp_path: Path) -> None:

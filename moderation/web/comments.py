@@ -11,7 +11,7 @@ from aiohttp import web
 from .. import i18n
 from ..auth import require
 from ..domain import Comment, Role, Submission
-from ..errors import BadRequest, IdempotencyConflict, NotFound, PayloadTooLarge, ValidationFailed
+from ..errors import BadRequest, IdempotencyConflict, NotFound, ValidationFailed
 from ..keys import CLOCK, METRICS, SCORER, SETTINGS, STORE
 from ..middlewares import LOG_FIELDS
 from ..pipeline import run_checks
@@ -19,8 +19,8 @@ from ..pipeline.checks import CheckContext
 from ..pipeline.scoring import ScoringResult, ScoringUnavailable
 from ..store import NewComment
 from ..textnorm import find_urls, normalize
-from ..validation import decode_body, validate_submission
-from .compat_common import read_body
+from ..validation import decode_body, parse_id, validate_submission
+from .body import read_body
 
 log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
@@ -151,10 +151,9 @@ def _signals(submission: Submission, now: Any) -> dict[str, Any]:
 async def get_comment(request: web.Request) -> web.Response:
     """Current status and public view of one of this site's comments."""
     key = await require(request, Role.SITE, Role.MODERATOR, Role.ADMIN)
-    try:
-        comment_id = int(request.match_info["comment_id"])
-    except ValueError:
-        raise NotFound("No such comment.") from None
+    comment_id = parse_id(request.match_info["comment_id"])  # ≥ 2**63 or non-ASCII digits: no such comment
+    if comment_id is None:
+        raise NotFound("No such comment.")
     comment = await request.app[STORE].get_comment(key.site_id, comment_id)
     if comment is None:
         raise NotFound("No such comment.")

@@ -22,14 +22,16 @@ import structlog
 from aiohttp import web
 
 from ..domain import ApiKey, Submission
-from ..errors import Forbidden, ModerationError, PayloadTooLarge, Unauthorized
+from ..errors import Forbidden, ModerationError, PayloadTooLarge, Unauthorized, ValidationFailed
 from ..keys import CLOCK, METRICS, SCORER, SETTINGS
 from ..middlewares import LOG_FIELDS
 from ..pipeline import run_checks
 from ..pipeline.checks import CheckContext
 from ..pipeline.scoring import ScoringResult, ScoringUnavailable
 from ..textnorm import normalize
-from .compat_common import add_feedback_label, authenticate_site, is_true, read_body
+from ..validation import text_problem
+from .body import read_body
+from .compat_common import add_feedback_label, authenticate_site, is_true
 
 log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
@@ -218,6 +220,11 @@ async def _submit(request: web.Request, label: str) -> web.Response:
     params = await read_params(request)
     key = await authenticate_params(request, params)
     content = params.get("comment_content", "").strip()
+    # What is stored as a training label must be storable text on every backend (no NUL on PostgreSQL).
+    for name, value in (("comment_content", content), ("blog", params.get("blog") or "")):
+        if text_problem(value, multiline=name == "comment_content"):
+            raise ValidationFailed(f"{name} contains control characters.", code="invalid_submission",
+                                   fields={name: [{"code": "invalid_characters", "message": "control characters"}]})
     # is_test: Akismet learns nothing from it, and neither do we. No text: nothing to learn from.
     if content and not is_true(params.get("is_test", "")):
         label_id = await add_feedback_label(

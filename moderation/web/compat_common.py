@@ -1,7 +1,7 @@
 """Helpers shared by the drop-in compatibility endpoints (Perspective, Akismet).
 
 Both emulated APIs answer errors in their own shape, so their handlers catch our ``ModerationError``s
-themselves; what is common to both lives here: reading a bounded body, authenticating a site key,
+themselves; what is common to both lives here: authenticating a site key,
 scoring several texts with one pinned model version off the event loop, and recording a person's
 feedback as a training label (text and label only: never an e-mail, IP or name).
 """
@@ -17,25 +17,13 @@ from aiohttp import web
 
 from ..auth import authenticate, bearer_token
 from ..domain import ApiKey, Role
-from ..errors import PayloadTooLarge
-from ..keys import CLOCK, EXECUTOR, METRICS, SCORER, SETTINGS, STORE
+from ..keys import CLOCK, EXECUTOR, METRICS, SCORER, STORE
 from ..pipeline.scoring import ScoringUnavailable
 from ..store import TrainingLabel
 
 log = structlog.get_logger(__name__)
 
 MAX_ACTOR_CHARS = 200
-
-
-async def read_body(request: web.Request) -> bytes:
-    """The raw body, refusing anything over ``settings.max_body_bytes`` (``PayloadTooLarge``)."""
-    limit = request.app[SETTINGS].max_body_bytes
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-    return body
 
 
 async def authenticate_site(request: web.Request, *tokens: str | None) -> ApiKey:

@@ -11,7 +11,6 @@ is stored as a training label (text and label, never who wrote it).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from functools import wraps
@@ -21,11 +20,12 @@ import structlog
 from aiohttp import web
 
 from ..domain import ApiKey
-from ..errors import ModerationError, PayloadTooLarge, Unauthorized
+from ..errors import BadRequest, ModerationError, PayloadTooLarge, RequestTimeout, Unauthorized
 from ..middlewares import LOG_FIELDS
 from ..pipeline.scoring import ScoringUnavailable
-from ..validation import MAX_CONTENT_BYTES
-from .compat_common import add_feedback_label, authenticate_site, is_true, model_heads, read_body, score_texts
+from ..validation import MAX_CONTENT_BYTES, text_problem
+from .body import parse_json, read_body
+from .compat_common import add_feedback_label, authenticate_site, is_true, model_heads, score_texts
 
 log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
@@ -156,6 +156,12 @@ def perspective_errors(handler: Handler) -> Handler:
         except PayloadTooLarge:
             request[LOG_FIELDS]["error"] = "COMMENT_TOO_LONG"
             return invalid("Comment text too long.", "COMMENT_TOO_LONG").response()
+        except RequestTimeout as exc:
+            request[LOG_FIELDS]["error"] = exc.code
+            return PerspectiveError(408, "DEADLINE_EXCEEDED", exc.message).response()
+        except BadRequest as exc:  # the body ended before it was complete
+            request[LOG_FIELDS]["error"] = exc.code
+            return PerspectiveError(400, "INVALID_ARGUMENT", exc.message).response()
         except ModerationError as exc:  # 403: a key of another role
             request[LOG_FIELDS]["error"] = exc.code
             return PerspectiveError(403, "PERMISSION_DENIED", exc.message).response()
@@ -188,11 +194,12 @@ async def _authenticate(request: web.Request) -> ApiKey:
 
 
 async def _json_body(request: web.Request, known: frozenset[str]) -> dict[str, Any]:
-    body = await read_body(request)
     try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise invalid(f"Invalid JSON payload received. {exc}", None) from None
+        data = parse_json(await read_body(request))
+    except BadRequest as exc:
+        if exc.code == "incomplete_body":
+            raise
+        raise invalid(f"Invalid JSON payload received. {exc.message}", None) from None
     if not isinstance(data, dict):
         raise invalid("Invalid JSON payload received. The body must be a JSON object.", None)
     unknown = sorted(set(data) - known)
@@ -214,6 +221,8 @@ def _comment_text(data: Mapping[str, Any]) -> str:
     text = comment.get("text", "")
     if not isinstance(text, str):
         raise invalid("Invalid value at 'comment.text': expected a string.")
+    if text_problem(text, multiline=True):
+        raise invalid("Invalid value at 'comment.text': control characters and lone surrogates are not allowed.")
     if not text.strip():
         raise invalid("Comment must be non-empty.", "COMMENT_EMPTY")
     if len(text.encode("utf-8")) > MAX_CONTENT_BYTES:
@@ -302,8 +311,10 @@ async def analyze(request: web.Request) -> web.Response:
         if score_type not in ("PROBABILITY", "SCORE_TYPE_UNSPECIFIED"):
             raise invalid(f"Requested score type {score_type} is not supported by attribute {name}")
         threshold = params.get("scoreThreshold")
-        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
-            raise invalid(f"Invalid value at 'requested_attributes[{name}].score_threshold': expected a number.")
+        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+                                      or not 0 <= threshold <= 1):
+            raise invalid(f"Invalid value at 'requested_attributes[{name}].score_threshold': "
+                          "expected a number between 0 and 1.")
         fn = _resolve(name, heads)
         if fn is None and base not in PERSPECTIVE_ATTRIBUTES:
             raise invalid(f"Unknown requested attribute: {name}")
@@ -357,7 +368,10 @@ def _suggested_value(name: str, raw: Any) -> float:
     summary = raw.get("summaryScore")
     if isinstance(summary, dict):
         values.append(summary.get("value", 0.0))  # proto3 JSON leaves out a zero value
-    for span in raw.get("spanScores") or []:
+    spans = raw.get("spanScores")
+    if spans is not None and not isinstance(spans, list):
+        raise invalid(f"Invalid value at 'attribute_scores[{name}].span_scores': expected a list.")
+    for span in spans or []:
         if isinstance(span, dict) and isinstance(span.get("score"), dict):
             values.append(span["score"].get("value", 0.0))
     if not values:
@@ -396,6 +410,8 @@ async def suggestscore(request: web.Request) -> web.Response:
         values[base] = _suggested_value(str(name), raw)
     label = suggested_label(values)
     community = data.get("communityId")
+    if community is not None and (not isinstance(community, str) or text_problem(community)):
+        raise invalid("Invalid value at 'community_id': expected a string without control characters.")
     label_id = await add_feedback_label(
         request, key, text=text, label=label, source="perspective.suggestscore",
         actor=community if isinstance(community, str) else None,

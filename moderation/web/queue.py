@@ -19,11 +19,10 @@ from ..errors import (
     BadRequest,
     ModerationError,
     NotFound,
-    PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
 )
-from ..keys import CLOCK, METRICS, SETTINGS, STORE
+from ..keys import CLOCK, METRICS, STORE
 from ..middlewares import LOG_FIELDS
 from ..store import (
     REASON_KINDS,
@@ -35,7 +34,9 @@ from ..store import (
     QueueOrder,
     QueueQuery,
 )
+from ..validation import MAX_DB_INT, parse_id, parse_json, text_problem
 from ..webhooks import new_secret, validate_webhook_url, wake_dispatcher
+from .body import read_json
 
 routes = web.RouteTableDef()
 
@@ -60,11 +61,11 @@ def int_param(request: web.Request, name: str, *, default: int | None, low: int,
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise invalid(name, "invalid", "expected an integer", error_code="invalid_query") from None
-    if value < low or (high is not None and value > high):
+    if not (raw.isascii() and raw.isdigit()):  # int() would also take "١٢", " 12" and "1_0"
+        raise invalid(name, "invalid", "expected an integer", error_code="invalid_query")
+    high = MAX_DB_INT if high is None else high
+    value = int(raw) if len(raw) <= 19 else high + 1
+    if value < low or value > high:
         raise invalid(name, "out_of_range", f"must be between {low} and {high}", error_code="invalid_query")
     return value
 
@@ -79,29 +80,27 @@ def choice_param(request: web.Request, name: str, choices: tuple[str, ...]) -> s
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
-    """A JSON object body within the configured size limit (400 / 413 / 415 otherwise)."""
+    """A JSON object body within the configured size limit (400 / 408 / 413 / 415 otherwise)."""
     if request.content_type != "application/json":
         raise UnsupportedMediaType("Send application/json.")
-    limit = request.app[SETTINGS].max_body_bytes
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-    try:
-        data = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise BadRequest("The request body is not valid UTF-8.", code="invalid_encoding") from None
-    except ValueError as exc:
-        raise BadRequest(f"Malformed JSON: {exc}", code="malformed_json") from None
+    data = await read_json(request)
     if not isinstance(data, dict):
         raise BadRequest("The JSON body must be an object.", code="malformed_json")
     return data
 
 
 def comment_id_from_path(request: web.Request) -> int:
-    try:
-        return int(request.match_info["comment_id"])
-    except ValueError:
-        raise NotFound("No such comment.") from None
+    # An id no database can hold (≥ 2**63) or spelt in other digits names no comment: 404, like any other.
+    comment_id = parse_id(request.match_info["comment_id"])
+    if comment_id is None:
+        raise NotFound("No such comment.")
+    return comment_id
+
+
+def note_problem(note: Any) -> bool:
+    """A note must be text of at most MAX_NOTE characters, with no control character but tab and newlines."""
+    return note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE
+                                 or text_problem(note, multiline=True))
 
 
 # -- the queue ---------------------------------------------------------------------------------------
@@ -140,14 +139,19 @@ def encode_cursor(item: QueueItem, fingerprint: str) -> str:
 def decode_cursor(cursor: str | None, fingerprint: str) -> tuple[float, int] | None:
     if not cursor:
         return None
+    problem = BadRequest("The cursor is not valid for this listing; start again without it.",
+                         code="invalid_cursor", field="cursor")
     try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if raw["f"] != fingerprint:
-            raise ValueError("cursor from another listing")
-        return float(raw["r"]), int(raw["i"])
-    except (ValueError, KeyError, TypeError):
-        raise BadRequest("The cursor is not valid for this listing; start again without it.",
-                         code="invalid_cursor") from None
+        raw = parse_json(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, BadRequest):
+        raise problem from None
+    if not isinstance(raw, dict) or raw.get("f") != fingerprint:
+        raise problem
+    risk, comment_id = raw.get("r"), parse_id(raw.get("i"))
+    # The risk is a score in [0, 1] and the id one the database can hold; anything else was forged.
+    if isinstance(risk, bool) or not isinstance(risk, (int, float)) or not 0 <= risk <= 1 or comment_id is None:
+        raise problem
+    return float(risk), comment_id
 
 
 def explanations(item: QueueItem) -> dict[str, list[dict[str, Any]]]:
@@ -208,9 +212,10 @@ def parse_decision(raw: Any, comment_id: int | None = None) -> ModeratorDecision
         problems.setdefault(field, []).append({"code": code, "message": message})
 
     if comment_id is None:
-        comment_id = raw.get("comment_id")
-        if not isinstance(comment_id, int) or isinstance(comment_id, bool):
-            problem("comment_id", "invalid", "The comment id (an integer) is required.")
+        raw_id = raw.get("comment_id")
+        comment_id = parse_id(raw_id) if isinstance(raw_id, int) else None
+        if comment_id is None:
+            problem("comment_id", "invalid", f"The comment id (an integer from 1 to {MAX_DB_INT}) is required.")
     action_raw = raw.get("action")
     action = ModeratorAction(action_raw) if action_raw in tuple(ModeratorAction) else None
     if action is None:
@@ -223,11 +228,11 @@ def parse_decision(raw: Any, comment_id: int | None = None) -> ModeratorDecision
     elif action is not None and label not in REJECT_LABELS:
         problem("label", "invalid", f"One of {', '.join(REJECT_LABELS)}.")
     revision = raw.get("revision")
-    if not isinstance(revision, int) or isinstance(revision, bool) or revision < 1:
+    if not isinstance(revision, int) or isinstance(revision, bool) or not 1 <= revision <= MAX_DB_INT:
         problem("revision", "required", "The revision you saw (an integer) is required.")
     note = raw.get("note")
-    if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE):
-        problem("note", "invalid", f"A note is text of at most {MAX_NOTE} characters.")
+    if note_problem(note):
+        problem("note", "invalid", f"A note is text of at most {MAX_NOTE} characters, without control characters.")
     if problems:
         raise ValidationFailed("The decision is not valid.", code="invalid_decision", fields=problems)
     return ModeratorDecision(comment_id=comment_id, action=action, label=label, revision=revision,  # type: ignore[arg-type]
@@ -315,13 +320,15 @@ async def report(request: web.Request) -> web.Response:
     comment_id = comment_id_from_path(request)
     body = await read_json_object(request)
     reason = body.get("reason") or "other"
-    if reason not in REPORT_REASONS:
+    if not isinstance(reason, str) or reason not in REPORT_REASONS:
         raise invalid("reason", "invalid", f"one of {', '.join(REPORT_REASONS)}", error_code="invalid_report")
     note = body.get("note")
-    if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE):
-        raise invalid("note", "invalid", f"text of at most {MAX_NOTE} characters", error_code="invalid_report")
+    if note_problem(note):
+        raise invalid("note", "invalid", f"text of at most {MAX_NOTE} characters, without control characters",
+                      error_code="invalid_report")
     reporter = body.get("reporter")
-    if reporter is not None and (not isinstance(reporter, str) or not 1 <= len(reporter) <= 200):
+    if reporter is not None and (not isinstance(reporter, str) or not 1 <= len(reporter) <= 200
+                                 or text_problem(reporter)):
         raise invalid("reporter", "invalid", "the site's opaque reader id, 1 to 200 characters",
                       error_code="invalid_report")
     # Only a hash of the reader id is kept: enough to count one report per reader.

@@ -17,6 +17,8 @@ from ...errors import Forbidden, ModerationError, StaleRevision, Unauthorized
 from ...keys import STORE
 from ...middlewares import LOG_FIELDS
 from ...store import ModeratorAction, ModeratorDecision, QueueOrder
+from ...validation import parse_id
+from ..body import read_form
 from ..queue import apply_decision, encode_cursor, queue_query_from
 from .render import item_view
 from .sessions import (
@@ -89,7 +91,7 @@ async def sign_in_form(request: web.Request) -> web.Response:
 
 @routes.post("/moderate/sign-in")
 async def sign_in(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     check_csrf(request.cookies.get(SIGNIN_COOKIE), form.get("csrf"))
     key_text = form.get("key")
     try:
@@ -108,7 +110,7 @@ async def sign_in(request: web.Request) -> web.Response:
 @routes.post("/moderate/sign-out")
 async def sign_out(request: web.Request) -> web.Response:
     session = await require_session(request)
-    check_csrf(session.csrf_token, (await request.post()).get("csrf"))
+    check_csrf(session.csrf_token, (await read_form(request)).get("csrf"))
     redirect = web.HTTPSeeOther("/moderate/sign-in")
     await end_session(request, redirect)
     raise redirect
@@ -174,9 +176,9 @@ def _notices(request: web.Request) -> list[tuple[str, int]]:
     """Outcome counts carried in the redirect after a decision (numbers only, never echoed text)."""
     found = []
     for name in ("done", "stale", "failed", "none"):
-        raw = request.query.get(name, "")
-        if raw.isdigit() and 0 < int(raw) <= 10_000:
-            found.append((name, int(raw)))
+        count = parse_id(request.query.get(name, ""))
+        if count is not None and count <= 10_000:
+            found.append((name, count))
     return found
 
 
@@ -187,11 +189,12 @@ def _decision(button: str, target: str) -> ModeratorDecision | None:
     """``button`` is approve/spam/toxic; ``target`` is "<comment id>:<revision>" as the page showed it."""
     if button not in BUTTONS:
         return None
-    comment_id, _, revision = target.partition(":")
-    if not comment_id.isdigit() or not revision.isdigit():
+    raw_id, _, raw_revision = target.partition(":")
+    comment_id, revision = parse_id(raw_id), parse_id(raw_revision)  # ASCII digits in range, so "²" is refused
+    if comment_id is None or revision is None:
         return None
     action, label = BUTTONS[button]
-    return ModeratorDecision(comment_id=int(comment_id), action=action, label=label, revision=int(revision))
+    return ModeratorDecision(comment_id=comment_id, action=action, label=label, revision=revision)
 
 
 def decisions_from_form(form: MultiDictProxy[Any]) -> list[ModeratorDecision | None]:
@@ -207,7 +210,7 @@ def decisions_from_form(form: MultiDictProxy[Any]) -> list[ModeratorDecision | N
 @routes.post("/moderate/decide")
 async def decide_from_page(request: web.Request) -> web.Response:
     session = await require_session(request)
-    form = await request.post()
+    form = await read_form(request)
     check_csrf(session.csrf_token, form.get("csrf"))
     outcome = {"done": 0, "stale": 0, "failed": 0}
     decisions = decisions_from_form(form)
@@ -227,5 +230,5 @@ async def decide_from_page(request: web.Request) -> web.Response:
     position = str(form.get("pos", ""))
     raise web.HTTPSeeOther(listing_url(
         back, **{k: v or None for k, v in outcome.items()}, none=1 if not decisions else None,
-        pos=position if position.isdigit() else None,
+        pos=position if position.isascii() and position.isdigit() and len(position) <= 9 else None,
     ))

@@ -75,6 +75,8 @@ async def end_session(request: web.Request, response: web.StreamResponse) -> Non
 
 
 def check_csrf(expected: str | None, submitted: object) -> None:
-    if not expected or not isinstance(submitted, str) or not hmac.compare_digest(expected, submitted):
+    # compare_digest refuses non-ASCII str (TypeError): such a token is simply wrong.
+    if (not expected or not isinstance(submitted, str) or not submitted.isascii()
+            or not hmac.compare_digest(expected, submitted)):
         raise Forbidden("This form has expired or did not come from this page. Reload and try again.",
                         code="csrf_failed")
