@@ -28,7 +28,7 @@ def _big_int(value: Any) -> bool:
     return False
 
 
-def _ids_beyond_bigint(case: schemathesis.Case) -> bool:
+def _ids_beyond_bigint(case: schemathesis.Case[Any]) -> bool:
     """Known 500 #3: ids >= 2**63 in paths, bulk decisions and cursors (OverflowError in the store)."""
     if any(_big_int(v) for v in (case.path_parameters or {}).values()):
         return True
@@ -42,7 +42,7 @@ def _ids_beyond_bigint(case: schemathesis.Case) -> bool:
     return _big_int(body.get("revision"))
 
 
-def _non_ascii_page_form(case: schemathesis.Case) -> bool:
+def _non_ascii_page_form(case: schemathesis.Case[Any]) -> bool:
     """Known 500 #6: non-ASCII CSRF tokens and "²" in /moderate form values."""
     if not case.operation.path.startswith("/moderate") or not isinstance(case.body, dict):
         return False
@@ -50,7 +50,7 @@ def _non_ascii_page_form(case: schemathesis.Case) -> bool:
     return any(isinstance(v, str) and not v.isascii() for v in values)
 
 
-def _extreme_form_rendered_at(case: schemathesis.Case) -> bool:
+def _extreme_form_rendered_at(case: schemathesis.Case[Any]) -> bool:
     """Known 500 #4: form_rendered_at with extreme offsets (0001-01-01T00:00:00+23:59)."""
     if not isinstance(case.body, dict):
         return False
@@ -58,7 +58,7 @@ def _extreme_form_rendered_at(case: schemathesis.Case) -> bool:
     return isinstance(value, str) and (value[:4] in ("0000", "0001") or value[:4] == "9999")
 
 
-def _span_scores_not_a_list(case: schemathesis.Case) -> bool:
+def _span_scores_not_a_list(case: schemathesis.Case[Any]) -> bool:
     """Known 500 #5: Perspective suggestscore with ``spanScores`` that is not a list (``spanScores: 5``)."""
     if case.operation.path != "/v1alpha1/comments:suggestscore" or not isinstance(case.body, dict):
         return False
@@ -73,5 +73,5 @@ KNOWN = (_ids_beyond_bigint, _non_ascii_page_form, _extreme_form_rendered_at, _s
 
 
 @schemathesis.hook
-def filter_case(context: schemathesis.HookContext, case: schemathesis.Case) -> bool:
+def filter_case(context: schemathesis.HookContext, case: schemathesis.Case[Any]) -> bool:
     return not any(known(case) for known in KNOWN)

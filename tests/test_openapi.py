@@ -33,7 +33,8 @@ ANY_METHOD_DESCRIBED_AS = "POST"
 
 
 def described() -> dict[str, Any]:
-    return json.loads(load_description())
+    doc: dict[str, Any] = json.loads(load_description())
+    return doc
 
 
 def app_routes(app: web.Application) -> set[tuple[str, str]]:
