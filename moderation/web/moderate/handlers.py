@@ -8,12 +8,12 @@ from urllib.parse import parse_qsl, urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
-from multidict import MultiDict, MultiDictProxy
+from multidict import MultiDictProxy
 
 from ... import i18n
 from ...auth import authenticate
 from ...domain import Role
-from ...errors import Forbidden, ModerationError, StaleRevision, Unauthorized, UnsupportedMediaType
+from ...errors import Forbidden, ModerationError, StaleRevision, Unauthorized
 from ...keys import STORE
 from ...middlewares import LOG_FIELDS
 from ...store import ModeratorAction, ModeratorDecision, QueueOrder
@@ -63,18 +63,6 @@ def listing_url(params: dict[str, str], **extra: Any) -> str:
     merged = {**params, **{k: str(v) for k, v in extra.items() if v is not None}}
     merged = {k: v for k, v in merged.items() if v not in (None, "")}
     return "/moderate" + ("?" + urlencode(merged) if merged else "")
-
-
-async def read_form(request: web.Request) -> MultiDictProxy[Any]:
-    """The page's own form post; any other body (multipart, JSON, a broken boundary) is refused with 415.
-
-    An empty body of any type is an empty form (the CSRF check then refuses it).
-    """
-    if request.content_type != "application/x-www-form-urlencoded":
-        if request.body_exists:
-            raise UnsupportedMediaType("Send the page's form (application/x-www-form-urlencoded).")
-        return MultiDictProxy(MultiDict())
-    return await request.post()
 
 
 def render(template: str, request: web.Request, context: dict[str, Any], *, status: int = 200) -> web.Response:
