@@ -33,7 +33,6 @@ from moderation.domain import Role
 from moderation.keys import STORE
 from moderation.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
 SITE = "fuzz-site"
 CHECKS = (
     "not_a_server_error",
@@ -183,10 +182,8 @@ def test_schemathesis_finds_no_server_error_and_no_broken_answer(live_server: Li
         f"http://127.0.0.1:{live_server.port}/v1/openapi.json",
         "--report", "junit", "--report-dir", str(report),
     ]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    env.pop("SCHEMATHESIS_HOOKS", None)
-    if os.environ.get("MODERATION_FUZZ_UNBOUNDED") != "1":
-        env["SCHEMATHESIS_HOOKS"] = "tests.fuzz_known_500s"  # TEMPORARY: see that module
+    env = dict(os.environ)
+    env.pop("SCHEMATHESIS_HOOKS", None)  # unrestricted: no hook filters what the fuzzer may send
     done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=540, cwd=tmp_path, env=env)
     output = done.stdout + done.stderr
     # Exit 0: every check passed for every generated request; the summary names any failure otherwise.
