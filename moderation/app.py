@@ -14,7 +14,7 @@ from .middlewares import error_middleware, request_context
 from .pipeline.scoring import Scorer
 from .settings import Settings
 from .store import open_store
-from .web import admin, comments, compat_akismet, compat_perspective, health, moderate, queue
+from .web import admin, comments, compat_akismet, compat_perspective, health, moderate, openapi, queue
 from .web.body import close_if_body_unread
 from .webhooks import DeliveryConfig, webhook_ctx
 
@@ -40,7 +40,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     # Tests may replace the config before the app starts, to retry in milliseconds.
     app[WEBHOOK_CONFIG] = DeliveryConfig(timeout=settings.webhook_timeout_seconds)
     app.cleanup_ctx.append(webhook_ctx)
+    app.cleanup_ctx.append(openapi.openapi_ctx)
     app.add_routes(health.routes)
+    app.add_routes(openapi.routes)
     app.add_routes(comments.routes)
     app.add_routes(admin.routes)
     app.add_routes(queue.routes)

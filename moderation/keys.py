@@ -25,3 +25,5 @@ CLOCK = web.AppKey("clock", Callable[[], datetime])
 # The moderator workflow: the webhook dispatcher (started by webhooks.webhook_ctx) and its pacing.
 WEBHOOK_CONFIG = web.AppKey("webhook_config", DeliveryConfig)
 WEBHOOKS = web.AppKey("webhooks", WebhookDispatcher)
+# The OpenAPI description (moderation/openapi.json), read once at start-up and served as is.
+OPENAPI = web.AppKey("openapi", bytes)

@@ -198,6 +198,22 @@ async def test_unknown_json_field_and_broken_json(api: Api) -> None:
     assert error["status"] == "INVALID_ARGUMENT" and error["message"].startswith("Invalid JSON payload received.")
 
 
+@pytest.mark.parametrize("field", ["clientToken", "sessionId", "communityId"])
+@pytest.mark.parametrize("value", [{}, 5, ["t"], True])
+async def test_string_fields_must_be_strings(api: Api, field: str, value: Any) -> None:
+    # clientToken is echoed back: a non-string would come back as sent, against Perspective's protocol.
+    body = {"comment": {"text": "halo semua"}, "requestedAttributes": {"TOXICITY": {}}, field: value}
+    status, answer = await analyze(api, body)
+    assert status == 400 and answer["error"]["status"] == "INVALID_ARGUMENT"
+    assert "(TYPE_STRING)" in answer["error"]["message"]
+    resp = await api.client.post(SUGGEST, params={"key": await api.key()}, json={
+        "comment": {"text": "halo"}, "attributeScores": {"TOXICITY": {"summaryScore": {"value": 0}}}, field: value})
+    assert resp.status == 400
+    # null is proto3 JSON's "not given": accepted, and not echoed.
+    status, answer = await analyze(api, {**body, field: None})
+    assert status == 200 and "clientToken" not in answer
+
+
 async def test_key_errors_are_googles(api: Api) -> None:
     body = {"comment": {"text": "halo"}, "requestedAttributes": {"TOXICITY": {}}}
     # Google's answer to a wrong key: 400 "API key not valid. Please pass a valid API key."

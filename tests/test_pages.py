@@ -122,6 +122,18 @@ async def test_sign_out_ends_the_session(api: Api, settings: Settings) -> None:
     assert (await api.client.get("/moderate", allow_redirects=False)).status == 303
 
 
+async def test_page_forms_refuse_other_bodies(api: Api) -> None:
+    # Multipart (here without its boundary, which the form parser cannot even read) or JSON: 415, never a 500.
+    page = await sign_in(api)
+    for path in ("/moderate/sign-in", "/moderate/sign-out", "/moderate/decide"):
+        for content_type, body in (("multipart/form-data", "csrf=&key="), ("application/json", '{"csrf": ""}')):
+            resp = await api.client.post(path, data=body, headers={"Content-Type": content_type},
+                                         allow_redirects=False)
+            assert resp.status == 415, (path, content_type)
+            assert resp.content_type == "text/html" and "<script" not in await resp.text()
+    assert "Held" in (await (await api.client.get("/moderate")).text()) and csrf_of(page)
+
+
 async def test_sign_out_needs_the_csrf_token(api: Api) -> None:
     await sign_in(api)
     resp = await api.client.post("/moderate/sign-out", data={}, allow_redirects=False)

@@ -287,6 +287,7 @@ async def test_idempotent_retry_returns_first_answer_and_stores_once(api: Api, s
     assert first.status == second.status == 201
     assert await first.json() == await second.json()
     assert second.headers["Idempotent-Replayed"] == "true"
+    assert second.headers["Location"] == first.headers["Location"] == f"/v1/comments/{(await first.json())['id']}"
     assert stored_count(settings) == 1
 
 

@@ -63,7 +63,11 @@ async def submit_comment(request: web.Request) -> web.Response:
             if earlier.request_hash != request_hash:
                 raise IdempotencyConflict()
             request[LOG_FIELDS].update(comment_id=earlier.comment_id, replay=True)
-            return web.json_response(earlier.body, status=earlier.status, headers={"Idempotent-Replayed": "true"})
+            # The first answer again, headers included: a retrying client must not see a different 201.
+            headers = {"Idempotent-Replayed": "true"}
+            if earlier.status == 201:
+                headers["Location"] = f"/v1/comments/{earlier.comment_id}"
+            return web.json_response(earlier.body, status=earlier.status, headers=headers)
 
     submission = validate_submission(decode_body(body, request.content_type), lang)
     store = app[STORE]

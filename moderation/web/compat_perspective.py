@@ -111,6 +111,7 @@ KNOWN_FIELDS = frozenset(
         "clientToken", "sessionId", "communityId", "dropUnsupportedAttributes",
     }
 )
+STRING_FIELDS = {"clientToken": "client_token", "sessionId": "session_id", "communityId": "community_id"}
 SUGGEST_FIELDS = frozenset({"comment", "context", "attributeScores", "languages", "communityId", "clientToken"})
 
 
@@ -205,6 +206,11 @@ async def _json_body(request: web.Request, known: frozenset[str]) -> dict[str, A
     unknown = sorted(set(data) - known)
     if unknown:
         raise invalid(f'Invalid JSON payload received. Unknown name "{unknown[0]}": Cannot find field.', None)
+    # clientToken is echoed in the answer: only ever as the string Perspective's protocol says it is
+    # (null, as in proto3 JSON, means "not given").
+    for name, proto_name in STRING_FIELDS.items():
+        if data.get(name) is not None and not isinstance(data[name], str):
+            raise invalid(f"Invalid value at '{proto_name}' (TYPE_STRING): expected a string.", None)
     return data
 
 
@@ -355,7 +361,7 @@ async def analyze(request: web.Request) -> web.Response:
         "languages": asked_languages or [detected],
         "detectedLanguages": [detected],
     }
-    if "clientToken" in data:
+    if data.get("clientToken") is not None:
         answer["clientToken"] = data["clientToken"]
     request[LOG_FIELDS].update(model_version=batch.version, attributes=sorted(plan))
     return web.json_response(answer)
@@ -418,7 +424,7 @@ async def suggestscore(request: web.Request) -> web.Response:
     )
     request[LOG_FIELDS].update(label=label, training_label_id=label_id)
     answer: dict[str, Any] = {}
-    if "clientToken" in data:
+    if data.get("clientToken") is not None:
         answer["clientToken"] = data["clientToken"]
     return web.json_response(answer)
 
