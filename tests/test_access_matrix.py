@@ -170,6 +170,7 @@ async def audit_of_site_a_only_to_site_a(ctx: Ctx, caller: str, req: dict[str, A
 
 ROWS: tuple[Row, ...] = (
     Row("GET", "/healthz", "public", public()),
+    Row("GET", "/v1/openapi.json", "public", public()),
     Row("GET", "/readyz", "public", public()),
     Row("GET", "/metrics", "public", public(), after=sees_nothing_of_site_a),
     Row("POST", "/v1/comments", "bearer", SITE_ONLY_CREATE, new_submission),
