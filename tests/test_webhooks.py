@@ -284,10 +284,14 @@ async def test_secret_and_email_never_logged_or_stored_in_events(start_api: Star
             await use_webhook(api, str(server.make_url("/hooks/moderation")))
             comment = await held_comment(api, 1)
             await approve(api, comment["id"])
-            await eventually(lambda: receiver.events)
+            # The receiver sees the event before the dispatcher logs the delivery: wait for the log line too.
+            await eventually(
+                lambda: any(entry.get("event") == "webhook_delivery" and entry.get("delivered") for entry in logs),
+                timeout=30.0,
+            )
     finally:
         await server.close()
-    assert any(entry.get("event") == "webhook_delivery" and entry.get("delivered") for entry in logs)
+    assert receiver.events
     everything = dump(logs) + caplog.text
     assert SECRET not in everything and EMAIL not in everything
     with sqlite3.connect(hook_settings.effective_database_url.removeprefix("sqlite:///")) as conn:
