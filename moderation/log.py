@@ -14,6 +14,7 @@ import ipaddress
 import logging
 import re
 import sys
+from collections.abc import MutableMapping
 from typing import IO, Any
 
 import structlog
@@ -68,7 +69,7 @@ def _redact_value(value: Any, depth: int) -> Any:
     return value
 
 
-def redact(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Mask personal fields at any depth and scrub personal data out of every string."""
     for name, value in list(event.items()):
         if name.startswith("_") or name in _UNSCRUBBED_KEYS or name == "exc_info":

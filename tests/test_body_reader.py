@@ -155,7 +155,7 @@ async def test_client_that_disconnects_mid_body_stores_nothing(api: Api, setting
     head = request_head("POST", "/v1/comments", {
         "Authorization": f"Bearer {key}", "Content-Type": "application/json", "Content-Length": str(len(body)),
     })
-    reader, writer = await asyncio.open_connection(*addr(api))
+    _reader, writer = await asyncio.open_connection(*addr(api))
     writer.write(head + body[: len(body) // 2])
     await writer.drain()
     await asyncio.sleep(0.1)

@@ -180,6 +180,23 @@ async def test_numbers_in_queries_and_cursors_are_range_checked(backend_api: Api
         assert resp.status == 400, cursor
 
 
+async def test_bad_characters_in_query_filters(backend_api: Api) -> None:
+    api = backend_api
+    mod = await api.key(Role.MODERATOR)
+    for value in ("%00", "a%1Bb", "%ED%A0%80", "%FF"):
+        resp = await api.client.get(f"/v1/queue?article_id={value}", headers=auth(mod))
+        assert resp.status in (200, 422), value
+        if resp.status == 422:
+            assert field_names(await resp.json()) == {"article_id"}
+    resp = await api.client.get("/v1/queue?article_id=%00", headers=auth(mod))
+    assert resp.status == 422
+    await signed_in(api)
+    for path in ("/moderate?article_id=%00", "/moderate?article_id=%ED%A0%80",
+                 "/moderate/language?to=id&article_id=%ED%A0%80", "/moderate?cursor=%00&order=%FF"):
+        resp = await api.client.get(path, allow_redirects=False)
+        assert resp.status < 500, path
+
+
 def _queue_fingerprint() -> str:
     import hashlib
 

@@ -67,7 +67,7 @@ class Service:
 
     def count(self, table: str = "comments") -> int:
         with sqlite3.connect(self.db) as conn:
-            return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # noqa: S608 - fixed names
+            return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # fixed table names, never input
 
     def comment(self, **fields: Any) -> dict[str, Any]:
         n = next(serial)
@@ -188,7 +188,7 @@ def test_any_perspective_request(service: Service, body: dict[str, Any], text: s
 
 @FUZZ
 @given(query=st.dictionaries(st.sampled_from(["status", "reason", "order", "article_id", "limit", "cursor"]),
-                             ANY_TEXT.filter(lambda t: "\x00" not in t), max_size=3))
+                             ANY_TEXT, max_size=3))
 def test_any_queue_query(service: Service, query: dict[str, str]) -> None:
     path = "/v1/queue?" + urlencode({k: v.encode("utf-8", "surrogatepass") for k, v in query.items()})
     status, answer = service.request("GET", path, key=service.moderator)

@@ -114,6 +114,8 @@ def queue_query_from(request: web.Request) -> tuple[QueueQuery, str]:
     article_id = request.query.get("article_id") or None
     if article_id is not None and len(article_id) > 500:
         raise invalid("article_id", "too_long", "at most 500 characters", error_code="invalid_query")
+    if article_id is not None and text_problem(article_id):  # NUL cannot even reach PostgreSQL
+        raise invalid("article_id", "invalid_characters", "no control characters", error_code="invalid_query")
     if status is not None:
         statuses: tuple[Status, ...] = (Status(status),)
     elif reason == "reported":
