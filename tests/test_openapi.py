@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
@@ -117,3 +119,8 @@ def test_site_views_cannot_carry_the_email() -> None:
     public = described()["components"]["schemas"]["PublicComment"]
     assert public["additionalProperties"] is False
     assert "author_email" not in public["properties"]
+
+
+def test_description_ships_as_package_data() -> None:
+    pyproject = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text("utf-8"))
+    assert "openapi.json" in pyproject["tool"]["setuptools"]["package-data"]["moderation"]
