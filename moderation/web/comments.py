@@ -12,7 +12,7 @@ from .. import i18n
 from ..auth import require
 from ..domain import Comment, Role, Submission
 from ..errors import BadRequest, IdempotencyConflict, NotFound, ValidationFailed
-from ..keys import CLOCK, METRICS, SCORER, SETTINGS, STORE
+from ..keys import CAMPAIGNS, CLOCK, METRICS, SCORER, SETTINGS, STORE
 from ..middlewares import LOG_FIELDS
 from ..pipeline import run_checks
 from ..pipeline.checks import CheckContext
@@ -91,6 +91,8 @@ async def submit_comment(request: web.Request) -> web.Response:
         scoring_error = str(exc)
         app[METRICS].classifier_failures.inc()
 
+    memory = app[CAMPAIGNS]
+    campaign = await memory.observe(key.site_id, submission.content, normalize(submission.content))
     verdict = run_checks(
         CheckContext(
             submission=submission,
@@ -99,6 +101,7 @@ async def submit_comment(request: web.Request) -> web.Response:
             now=now,
             scoring=scoring,
             scoring_error=scoring_error,
+            campaign=campaign,
         )
     )
     new = NewComment(
@@ -107,6 +110,8 @@ async def submit_comment(request: web.Request) -> web.Response:
         verdict=verdict,
         content_hash=hashlib.sha256(submission.content.encode("utf-8")).hexdigest(),
         signals=_signals(submission, now),
+        cluster_id=campaign.cluster_id,
+        minhash=campaign.minhash_bytes,
     )
     comment, payload, replayed = await store.insert_comment(
         new,
@@ -123,6 +128,7 @@ async def submit_comment(request: web.Request) -> web.Response:
         replay=replayed,
     )
     if not replayed:
+        memory.remember(key.site_id, comment.id, campaign, comment.created_at)
         metrics = app[METRICS]
         metrics.decisions.labels(decision=comment.decision.value).inc()
         for reason in comment.reasons:
