@@ -57,7 +57,7 @@ _BRAND = re.compile(
 )
 # Numbers with a unit are amounts, not brands (100rb, 5jt, 2025an, 10persen).
 _AMOUNT = re.compile(r"^\d+(?:rb|ribu|k|jt|juta|m|an|x|km|kg|th|thn|tahun|persen|menit|jam|hari)$")
-_PHONE = re.compile(r"(?<![\d+])(?:\+?62|0)8[\d\s\-.]{7,16}\d|(?<![\d+])\+?\d{10,15}(?!\d)")
+_PHONE = re.compile(r"(?<![\d+])(?:\+?62[\s\-.]?|0)8[\d\s\-.]{7,16}\d|(?<![\d+])\+?\d{10,15}(?!\d)")
 _STYLED = ("MATHEMATICAL", "FULLWIDTH", "CIRCLED", "SQUARED", "PARENTHESIZED")
 
 
