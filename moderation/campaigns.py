@@ -58,20 +58,27 @@ _BRAND = re.compile(
 # Numbers with a unit are amounts, not brands (100rb, 5jt, 2025an, 10persen).
 _AMOUNT = re.compile(r"^\d+(?:rb|ribu|k|jt|juta|m|an|x|km|kg|th|thn|tahun|persen|menit|jam|hari)$")
 _PHONE = re.compile(r"(?<![\d+])(?:\+?62[\s\-.]?|0)8[\d\s\-.]{7,16}\d|(?<![\d+])\+?\d{10,15}(?!\d)")
+_WORD = re.compile(r"(?:[^\W_]|[\u0300-\u036f\u1ab0-\u1aff\u20d0-\u20ff\ufe20-\ufe2f])+")
+_GLUED = re.compile(r"^[a-z]+|[a-z]+$")
 _STYLED = ("MATHEMATICAL", "FULLWIDTH", "CIRCLED", "SQUARED", "PARENTHESIZED")
 
 
-def _styled(token: str) -> bool:
-    """Written in styled Unicode letters (𝐒𝐆𝐈𝟖𝟖, ＰＵＬＡＵ, Ⓐ): what ads do to brand names."""
-    for ch in token:
-        if ord(ch) < 0x2000:
-            if unicodedata.combining(ch):
-                return True
-            continue
-        name = unicodedata.name(ch, "")
-        if name.startswith(_STYLED):
-            return True
-    return False
+def _styled(ch: str) -> bool:
+    if ord(ch) < 0x0300:
+        return False
+    return bool(unicodedata.combining(ch)) or unicodedata.name(ch, "").startswith(_STYLED)
+
+
+def _styled_runs(content: str) -> list[str]:
+    """Words written in styled Unicode letters (𝐒𝐆𝐈𝟖𝟖, ＰＵＬＡＵ, P͟U͟L͟A͟U͟): what ads do to brand names.
+
+    Lower-case ASCII glued on either side is dropped, so "di𝐏𝐔𝐋𝐀𝐔𝐖𝐈𝐍" gives the brand, not "dipulauwin".
+    """
+    runs = []
+    for word in _WORD.findall(content):
+        if any(_styled(ch) for ch in word):
+            runs.append(_GLUED.sub("", word))
+    return runs
 
 
 def signature_keys(content: str, normalized: str | None = None) -> list[SignatureKey]:
@@ -82,9 +89,8 @@ def signature_keys(content: str, normalized: str | None = None) -> list[Signatur
     for token in _TOKEN.findall(normalized):
         if 4 <= len(token) <= 24 and _BRAND.match(token) and not _AMOUNT.match(token):
             brands.append(token)
-    for raw in content.split():
-        if _styled(raw):
-            brands += [t for t in _TOKEN.findall(normalize(raw)) if 6 <= len(t) <= 24 and not t.isdigit()]
+    for run in _styled_runs(content):
+        brands += [t for t in _TOKEN.findall(normalize(run)) if 6 <= len(t) <= 24 and not t.isdigit()]
     for token in dict.fromkeys(brands).keys():
         if len(keys) >= MAX_BRANDS:
             break
