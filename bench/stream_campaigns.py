@@ -128,7 +128,7 @@ def replay(stream: list[dict[str, Any]], *, models_dir: Path, memory: bool, reje
     keys = {role: cli(sys.executable, "-m", "moderation", "keys", "create", "--role", role, "--site", "stream",
                       env=env).strip().splitlines()[-1] for role in ("site", "moderator")}
     port = free_port()
-    log = open(work / "service.log", "w")
+    log = open(work / "service.log", "w")  # noqa: SIM115 - open for the server's whole life, closed below
     server = subprocess.Popen([sys.executable, "-m", "moderation", "serve", "--port", str(port)], env=env,
                               stdout=log, stderr=subprocess.STDOUT)
     svc = Service(f"http://127.0.0.1:{port}")
@@ -245,11 +245,11 @@ def markdown(result: dict[str, Any], png_name: str) -> str:
         "",
         f"`{result['command']}`",
         "",
-        f"Stream: {result['stream']['held_out_judol']} judol comments of {result['stream']['distinct_unseen_brands']} "
+        (f"Stream: {result['stream']['held_out_judol']} judol comments of {result['stream']['distinct_unseen_brands']} "
         f"brand tokens the shipped model (`{result['model']}`) never saw, mixed in file order with "
         f"{result['stream']['normal']} normal comments of {SET}. Moderator: rejects held judol and approves held "
         f"normal comments {result['settings']['reject_delay']} comments after they arrive; reports and takes down "
-        f"published judol {result['settings']['remove_delay']} comments after.",
+        f"published judol {result['settings']['remove_delay']} comments after."),
         "",
         "| | judol published, 1st half | judol published, 2nd half | normal held, 1st half | normal held, 2nd half |",
         "|---|---|---|---|---|",
@@ -264,15 +264,15 @@ def markdown(result: dict[str, Any], png_name: str) -> str:
     ok_n = (s["normal_held"]["all"]["share"] or 0) <= TARGET_NORMAL_HELD
     lines += [
         "",
-        f"Targets: judol published ≤ {TARGET_JUDOL_PUBLISHED:.0%} over the second half — "
+        (f"Targets: judol published ≤ {TARGET_JUDOL_PUBLISHED:.0%} over the second half — "
         f"{'met' if ok_j else 'NOT met'}; normal held ≤ {TARGET_NORMAL_HELD:.0%} — {'met' if ok_n else 'NOT met'} "
-        f"({pct(s['normal_held']['all'])} over the whole stream).",
+        f"({pct(s['normal_held']['all'])} over the whole stream)."),
         "",
-        f"Held with reason `campaign`: {s['held_by_campaign']['judol']} judol, {s['held_by_campaign']['normal']} "
+        (f"Held with reason `campaign`: {s['held_by_campaign']['judol']} judol, {s['held_by_campaign']['normal']} "
         f"normal. Signatures at the end: {mem['extra']['signatures_at_end']} "
         f"({mem['extra']['holding_signatures_at_end']} holding). POST latency p50 "
         f"{mem['extra']['post_latency_ms']['p50']} ms, p99 {mem['extra']['post_latency_ms']['p99']} ms "
-        f"(baseline {base['extra']['post_latency_ms']['p50']} / {base['extra']['post_latency_ms']['p99']} ms).",
+        f"(baseline {base['extra']['post_latency_ms']['p50']} / {base['extra']['post_latency_ms']['p99']} ms)."),
         "",
         f"![judol published per window]({png_name})",
         "",
@@ -284,8 +284,8 @@ def markdown(result: dict[str, Any], png_name: str) -> str:
     for w in mem["summary"]["windows"]:
         lines.append(f"| {w['start']}–{w['end']} | {w['judol_published']['n']} | {pct(w['judol_published'])} | "
                      f"{w['normal_held']['n']} | {pct(w['normal_held'])} |")
-    lines += ["", "Caveat: the normal comments come from the same set the shipped model was trained on (70% of its "
-              "groups), so the model's own false holds here are optimistic; the campaign memory's are not.", ""]
+    lines += ["", ("Caveat: the normal comments come from the same set the shipped model was trained on (70% of its "
+              "groups), so the model's own false holds here are optimistic; the campaign memory's are not."), ""]
     return "\n".join(lines)
 
 

@@ -34,10 +34,10 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import structlog
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+from datasketch import LeanMinHash, MinHash, MinHashLSH  # type: ignore[import-untyped]  # ships no type hints
 
 from .settings import CampaignSettings
-from .store import CampaignSignature, IndexEntry, SignatureKey, Store
+from .store import CampaignSignature, SignatureKey, Store
 from .textnorm import char_normalize, find_urls, normalize
 
 log = structlog.get_logger(__name__)
@@ -91,7 +91,7 @@ def signature_keys(content: str, normalized: str | None = None) -> list[Signatur
             brands.append(token)
     for run in _styled_runs(content):
         brands += [t for t in _TOKEN.findall(normalize(run)) if 6 <= len(t) <= 24 and not t.isdigit()]
-    for token in dict.fromkeys(brands).keys():
+    for token in dict.fromkeys(brands):
         if len(keys) >= MAX_BRANDS:
             break
         keys[("brand", token)] = None

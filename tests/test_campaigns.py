@@ -288,3 +288,36 @@ async def test_memory_is_rebuilt_from_the_database_and_shared_by_workers(
     assert again["status"] == "held"
     (reason,) = [r for r in again["reasons"] if r["code"] == "campaign"]
     assert reason["details"]["cluster_id"] == first[0]["id"]
+
+
+# -- the /moderate page: clusters tab ----------------------------------------------------------------------
+
+
+async def test_moderate_page_lists_clusters_escaped_and_rejects_one_with_a_button(api: Api, clock: FakeClock) -> None:
+    from .test_pages import csrf_of, sign_in
+
+    wave = "<script>alert(1)</script> slot gacor hari ini maxwin daftar sekarang di situs terpercaya {n}"
+    held = [await post(api, clock, wave.format(n=n), n) for n in range(3)]
+    assert all(c["status"] == "held" for c in held)
+    await sign_in(api)
+    resp = await api.client.get("/moderate/clusters")
+    assert resp.status == 200
+    assert "script-src" in resp.headers["Content-Security-Policy"] and "'unsafe-inline'" not in resp.headers[
+        "Content-Security-Policy"].split("script-src")[1].split(";")[0]
+    page = await resp.text()
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert f'value="{held[0]["id"]}:{held[-1]["id"]}"' in page
+
+    # Without the CSRF token nothing is decided.
+    refused = await api.client.post("/moderate/clusters/decide", allow_redirects=False,
+                                    data={"cluster": f"{held[0]['id']}:{held[-1]['id']}", "button": "spam"})
+    assert refused.status in (400, 403)
+    resp = await api.client.post("/moderate/clusters/decide", allow_redirects=False, data={
+        "csrf": csrf_of(page), "cluster": f"{held[0]['id']}:{held[-1]['id']}", "button": "spam"})
+    assert resp.status == 303 and resp.headers["Location"] == "/moderate/clusters?done=3"
+    mod = await api.key(Role.MODERATOR)
+    for c in held:
+        state = await (await api.client.get(f"/v1/comments/{c['id']}", headers=auth(mod))).json()
+        assert state["status"] == "rejected"
+    assert "clusters_empty" not in (after := await (await api.client.get("/moderate/clusters")).text())
+    assert 'id="empty"' in after

@@ -11,12 +11,21 @@ from aiohttp import web
 
 from ..auth import require
 from ..campaigns import signature_json
-from ..domain import Status
+from ..domain import ApiKey, Status
 from ..errors import ModerationError, NotFound
 from ..keys import CAMPAIGNS, CLOCK, STORE
 from ..middlewares import LOG_FIELDS
 from ..store import REJECT_LABELS, ClusterSummary, ModeratorAction, ModeratorDecision
-from .queue import MAX_NOTE, MODERATORS, apply_decision, choice_param, int_param, invalid, outcome_json, read_json_object
+from .queue import (
+    MAX_NOTE,
+    MODERATORS,
+    apply_decision,
+    choice_param,
+    int_param,
+    invalid,
+    outcome_json,
+    read_json_object,
+)
 
 routes = web.RouteTableDef()
 
@@ -105,6 +114,27 @@ async def queue_clusters(request: web.Request) -> web.Response:
     return web.json_response({"status": status.value, "items": [cluster_json(c) for c in clusters]})
 
 
+async def decide_cluster_comments(app: web.Application, key: ApiKey, cluster_id: int, *, up_to_id: int,
+                                  action: ModeratorAction, label: str, note: str | None) -> list[dict[str, Any]]:
+    """Each held comment of the cluster with id ≤ ``up_to_id`` decided on its own (the API and the page)."""
+    comments = await app[STORE].cluster_comments(
+        key.site_id, cluster_id, statuses=(Status.HELD,), up_to_id=up_to_id, limit=MAX_CLUSTER_DECISIONS
+    )
+    if not comments:
+        raise NotFound("No held comments in this cluster.")
+    results = []
+    for comment in comments:
+        decision = ModeratorDecision(comment_id=comment.id, action=action, label=label, revision=comment.revision,
+                                     note=note)
+        try:
+            outcome = await apply_decision(app, key, decision)
+        except ModerationError as exc:  # decided by someone else meanwhile: report it, go on
+            results.append({"comment_id": comment.id, "ok": False, "http_status": exc.http_status, **exc.to_json()})
+            continue
+        results.append({"comment_id": comment.id, "ok": True, **outcome_json(outcome, decision)})
+    return results
+
+
 @routes.post("/v1/campaigns/clusters/{cluster_id}/decision")
 async def decide_cluster(request: web.Request) -> web.Response:
     """Reject (or approve) every held comment of a cluster up to ``up_to_id``, each as a normal decision."""
@@ -115,11 +145,12 @@ async def decide_cluster(request: web.Request) -> web.Response:
     if action_raw not in ("reject", "approve"):
         raise invalid("action", "invalid", "one of reject, approve", error_code="invalid_decision")
     action = ModeratorAction(action_raw)
-    label = body.get("label") or ("ham" if action is ModeratorAction.APPROVE else None)
+    label = body.get("label") or ("ham" if action is ModeratorAction.APPROVE else "")
     if action is ModeratorAction.APPROVE and label != "ham":
         raise invalid("label", "invalid", "an approved comment is labelled ham", error_code="invalid_decision")
     if action is ModeratorAction.REJECT and label not in REJECT_LABELS:
         raise invalid("label", "invalid", f"one of {', '.join(REJECT_LABELS)}", error_code="invalid_decision")
+    label = str(label)
     up_to_id = body.get("up_to_id")
     if not isinstance(up_to_id, int) or isinstance(up_to_id, bool) or up_to_id < 1:
         raise invalid("up_to_id", "required", "the cluster's last_id you saw (an integer)",
@@ -127,21 +158,8 @@ async def decide_cluster(request: web.Request) -> web.Response:
     note = body.get("note")
     if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE):
         raise invalid("note", "invalid", f"text of at most {MAX_NOTE} characters", error_code="invalid_decision")
-    comments = await request.app[STORE].cluster_comments(
-        key.site_id, cluster_id, statuses=(Status.HELD,), up_to_id=up_to_id, limit=MAX_CLUSTER_DECISIONS
-    )
-    if not comments:
-        raise NotFound("No held comments in this cluster.")
-    results = []
-    for comment in comments:
-        decision = ModeratorDecision(comment_id=comment.id, action=action, label=label, revision=comment.revision,
-                                     note=(note or "").strip() or None)
-        try:
-            outcome = await apply_decision(request.app, key, decision)
-        except ModerationError as exc:  # decided by someone else meanwhile: report it, go on
-            results.append({"comment_id": comment.id, "ok": False, "http_status": exc.http_status, **exc.to_json()})
-            continue
-        results.append({"comment_id": comment.id, "ok": True, **outcome_json(outcome, decision)})
+    results = await decide_cluster_comments(request.app, key, cluster_id, up_to_id=up_to_id, action=action,
+                                            label=label, note=(note or "").strip() or None)
     succeeded = sum(1 for r in results if r["ok"])
     request[LOG_FIELDS].update(cluster_id=cluster_id, bulk=len(results), succeeded=succeeded)
     return web.json_response({"cluster_id": cluster_id, "results": results, "succeeded": succeeded,
