@@ -321,3 +321,33 @@ async def test_moderate_page_lists_clusters_escaped_and_rejects_one_with_a_butto
         assert state["status"] == "rejected"
     assert "clusters_empty" not in (after := await (await api.client.get("/moderate/clusters")).text())
     assert 'id="empty"' in after
+
+
+async def test_hostile_requests_get_a_clear_4xx(api: Api, clock: FakeClock) -> None:
+    mod = await api.key(Role.MODERATOR)
+    site = await api.key(Role.SITE)
+    for path in ("/v1/campaigns/signatures/abc", f"/v1/campaigns/signatures/{2**70}", "/v1/campaigns/signatures/-1"):
+        assert (await api.client.get(path, headers=auth(mod))).status == 404
+        assert (await api.client.delete(path, headers=auth(mod))).status == 404
+    decide_url = "/v1/campaigns/clusters/{}/decision"
+    resp = await api.client.post(decide_url.format(2**70), headers=auth(mod),
+                                 json={"action": "reject", "label": "spam", "up_to_id": 1})
+    assert resp.status == 404
+    for body, field in (({"action": "delete", "label": "spam", "up_to_id": 1}, "action"),
+                        ({"action": "reject", "label": "spam", "up_to_id": 2**70}, "up_to_id"),
+                        ({"action": "reject", "label": "spam", "up_to_id": True}, "up_to_id"),
+                        ({"action": "reject", "label": "spam", "up_to_id": 1, "note": 5}, "note")):
+        resp = await api.client.post(decide_url.format(1), headers=auth(mod), json=body)
+        assert resp.status == 422, body
+        assert field in (await resp.json())["error"]["fields"]
+    resp = await api.client.post(decide_url.format(1), headers={**auth(mod), "Content-Type": "application/json"},
+                                 data=b"{not json")
+    assert resp.status == 400
+    for query in ("status=bogus", "min_size=0", "limit=1000"):
+        resp = await api.client.get(f"/v1/queue/clusters?{query}", headers=auth(mod))
+        assert resp.status == 422, query
+    # The site's own key is not a moderator key.
+    assert (await api.client.get("/v1/campaigns/signatures", headers=auth(site))).status == 403
+    assert (await api.client.get("/v1/queue/clusters", headers=auth(site))).status == 403
+    # And the service keeps serving.
+    assert (await post(api, clock, CAMPAIGN[0], 1))["status"] == "published"

@@ -970,3 +970,13 @@ async def test_clusters_group_the_queue_and_list_their_comments(store: Store) ->
     assert [c.id for c in held] == [founder.id, members[2].id]
     assert await store.cluster_comments("site-b", founder.id, statuses=(Status.HELD,), up_to_id=10**9,
                                         limit=10) == []
+
+
+async def test_campaign_holds_count_as_spam_in_the_queue(store: Store) -> None:
+    await two_sites(store)
+    reason = Evidence("campaign", "Matches a spam campaign", "campaign", 3.0, 3.0)
+    held, _, _ = await insert(store, new_comment(content="kampanye", decision=Decision.HOLD, reasons=(reason,)))
+    page = await store.list_queue("site-a", QueueQuery(reason="spam"))
+    assert [i.comment.id for i in page.items] == [held.id]
+    assert page.items[0].reason_kinds == ("spam",)
+    assert (await store.queue_counts("site-a"))["held_by_reason"]["spam"] == 1

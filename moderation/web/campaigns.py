@@ -30,14 +30,15 @@ from .queue import (
 routes = web.RouteTableDef()
 
 MAX_CLUSTER_DECISIONS = 500
+MAX_ID = 2**63 - 1  # both databases' integer ids; larger numbers name nothing
 CLUSTER_STATUSES = ("held", "published", "rejected", "removed")
 
 
 def _path_id(request: web.Request, name: str, what: str) -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError:
-        raise NotFound(f"No such {what}.") from None
+    raw = request.match_info[name]
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
+        raise NotFound(f"No such {what}.")
+    return int(raw)
 
 
 @routes.get("/v1/campaigns/signatures")
@@ -152,7 +153,7 @@ async def decide_cluster(request: web.Request) -> web.Response:
         raise invalid("label", "invalid", f"one of {', '.join(REJECT_LABELS)}", error_code="invalid_decision")
     label = str(label)
     up_to_id = body.get("up_to_id")
-    if not isinstance(up_to_id, int) or isinstance(up_to_id, bool) or up_to_id < 1:
+    if not isinstance(up_to_id, int) or isinstance(up_to_id, bool) or not 1 <= up_to_id <= MAX_ID:
         raise invalid("up_to_id", "required", "the cluster's last_id you saw (an integer)",
                       error_code="invalid_decision")
     note = body.get("note")

@@ -37,3 +37,13 @@ CREATE TABLE campaign_votes (
     UNIQUE (signature_id, comment_id, action)
 );
 CREATE INDEX campaign_votes_by_signature ON campaign_votes (signature_id, id);
+
+-- A comment held by a learned campaign signature is spam for the queue's reason filter.
+CREATE OR REPLACE FUNCTION comment_reason_kind(reason JSONB) RETURNS TEXT LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE
+               WHEN reason ->> 'code' LIKE 'policy.%' THEN 'policy'
+               WHEN reason ->> 'code' IN ('spam', 'honeypot', 'too_fast', 'campaign') THEN 'spam'
+               WHEN reason ->> 'source' LIKE 'model:%' THEN 'toxic'
+               ELSE 'other'
+           END
+$$;

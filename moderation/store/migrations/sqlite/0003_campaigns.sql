@@ -42,3 +42,21 @@ CREATE TABLE campaign_votes (
     UNIQUE (signature_id, comment_id, action)
 );
 CREATE INDEX campaign_votes_by_signature ON campaign_votes (signature_id, id);
+
+-- A comment held by a learned campaign signature is spam for the queue's reason filter
+-- (the trigger of 0002, with 'campaign' among the spam codes).
+DROP TRIGGER comments_queue_fields;
+CREATE TRIGGER comments_queue_fields AFTER INSERT ON comments
+BEGIN
+    UPDATE comments SET risk = COALESCE((SELECT MAX(CAST(value AS REAL)) FROM json_each(NEW.scores)), 0)
+    WHERE id = NEW.id;
+    INSERT OR IGNORE INTO comment_reason_kinds (comment_id, site_id, kind)
+    SELECT NEW.id, NEW.site_id,
+           CASE
+               WHEN json_extract(value, '$.code') LIKE 'policy.%' THEN 'policy'
+               WHEN json_extract(value, '$.code') IN ('spam', 'honeypot', 'too_fast', 'campaign') THEN 'spam'
+               WHEN json_extract(value, '$.source') LIKE 'model:%' THEN 'toxic'
+               ELSE 'other'
+           END
+    FROM json_each(NEW.reasons);
+END;
