@@ -7,13 +7,16 @@ only the campaign memory can hold them.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
+
+import pytest
 
 from moderation.campaigns import minhash_of, signature_keys
 from moderation.domain import Role
 from moderation.keys import STORE
-from moderation.settings import CampaignSettings, Settings
+from moderation.settings import CampaignSettings, Secret, Settings
 from moderation.textnorm import normalize
 
 from .conftest import Api, FakeClock, MakeApi
@@ -264,12 +267,24 @@ async def test_queue_by_cluster_and_rejecting_a_whole_cluster(api: Api, clock: F
 # -- several workers, restarts ------------------------------------------------------------------------------
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def shared_settings(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Settings]:
+    """Settings whose database several workers can open at once: a SQLite file, or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield settings
+        return
+    from .test_store_contract import pg_schema
+
+    async with pg_schema() as url:
+        yield replace(settings, database_url=Secret(url))
+
+
 async def test_memory_is_rebuilt_from_the_database_and_shared_by_workers(
-    make_api: MakeApi, settings: Settings, clock: FakeClock,
+    make_api: MakeApi, shared_settings: Settings, clock: FakeClock,
 ) -> None:
-    quick = replace(settings, campaigns=CampaignSettings(refresh_seconds=0.001))
+    quick = replace(shared_settings, campaigns=CampaignSettings(refresh_seconds=0.001))
     worker_a = await make_api(quick)
-    worker_b = await make_api(quick)  # the same SQLite file: a second process would see the same
+    worker_b = await make_api(quick)  # the same database: a second process would see the same
     first = [await post(worker_a, clock, text, n) for n, text in enumerate(CAMPAIGN[:3])]
     # Worker B, which never saw them, clusters the next variant with them (read from the database).
     seen_by_b = await post(worker_b, clock, CAMPAIGN[3], 3)
@@ -283,7 +298,7 @@ async def test_memory_is_rebuilt_from_the_database_and_shared_by_workers(
     assert reason["details"]["cluster_size"] >= 5
     assert seen_by_b["status"] == "published"
 
-    restarted = await make_api(settings)  # a fresh worker after a restart: everything comes back
+    restarted = await make_api(shared_settings)  # a fresh worker after a restart: everything comes back
     again = await post(restarted, clock, CAMPAIGN[5], 5)
     assert again["status"] == "held"
     (reason,) = [r for r in again["reasons"] if r["code"] == "campaign"]
