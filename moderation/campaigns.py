@@ -47,6 +47,9 @@ SHINGLE = 5  # character 5-grams: robust to a changed digit or word in a short t
 SIMILARITY = 0.5
 MIN_TEMPLATE_CHARS = 20  # "mantap", "setuju pak": too short to call a template
 MAX_BRANDS = 6
+# Only the start of a comment is fingerprinted: spam templates are short, and this bounds the work done on
+# the event loop for a 64 KB comment.
+MAX_CHARS = 1000
 _SCHEME = "affine32"  # datasketch's default hashing scheme; stored MinHashes are read back with it
 
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -222,9 +225,14 @@ class CampaignMemory:
         self._sites: dict[str, _Site] = {}
 
     # -- the request path ----------------------------------------------------------------------------
-    async def observe(self, site_id: str, content: str, normalized: str) -> Observation:
-        """Fingerprint a comment, find its cluster and the holding signatures it matches."""
+    async def observe(self, site_id: str, content: str, normalized: str | None = None) -> Observation:
+        """Fingerprint a comment, find its cluster and the holding signatures it matches.
+
+        ``normalized``: the comment's normalised text when the caller already has it (saves normalising twice).
+        """
         site = await self._fresh(site_id)
+        content = content[:MAX_CHARS]
+        normalized = normalize(content) if normalized is None else normalized[:MAX_CHARS]
         minhash = minhash_of(normalized)
         keys = tuple(signature_keys(content, normalized))
         cluster_id, size = None, 1
@@ -268,8 +276,8 @@ class CampaignMemory:
             vote = "reject"
         else:
             return 0
-        normalized = normalize(content)
-        keys = signature_keys(content, normalized)
+        content = content[:MAX_CHARS]
+        keys = signature_keys(content, normalize(content))
         stored = await self.store.comment_campaign(site_id, comment_id)
         if stored is not None and stored[1] is not None:
             keys.append(SignatureKey("template", f"cluster:{stored[0]}", stored[1]))

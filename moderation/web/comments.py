@@ -92,11 +92,12 @@ async def submit_comment(request: web.Request) -> web.Response:
         app[METRICS].classifier_failures.inc()
 
     memory = app[CAMPAIGNS]
-    campaign = await memory.observe(key.site_id, submission.content, normalize(submission.content))
+    content_normalized = normalize(submission.content)
+    campaign = await memory.observe(key.site_id, submission.content, content_normalized)
     verdict = run_checks(
         CheckContext(
             submission=submission,
-            normalized=_normalized_for_keywords(submission),
+            normalized=_normalized_for_keywords(submission, content_normalized),
             policy=policy,
             now=now,
             scoring=scoring,
@@ -139,10 +140,11 @@ async def submit_comment(request: web.Request) -> web.Response:
     return web.json_response(payload, status=201, headers=headers)
 
 
-def _normalized_for_keywords(submission: Submission) -> str:
+def _normalized_for_keywords(submission: Submission, content_normalized: str | None = None) -> str:
     # WordPress matches its keyword lists against name, URL and content alike.
-    parts = [submission.content, submission.author_name, submission.author_url or ""]
-    return " \n ".join(normalize(p) for p in parts if p)
+    content = normalize(submission.content) if content_normalized is None else content_normalized
+    others = [normalize(p) for p in (submission.author_name, submission.author_url) if p]
+    return " \n ".join([p for p in (content, *others) if p])
 
 
 def _signals(submission: Submission, now: Any) -> dict[str, Any]:
