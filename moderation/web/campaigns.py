@@ -16,6 +16,7 @@ from ..errors import ModerationError, NotFound
 from ..keys import CAMPAIGNS, CLOCK, STORE
 from ..middlewares import LOG_FIELDS
 from ..store import REJECT_LABELS, ClusterSummary, ModeratorAction, ModeratorDecision
+from ..validation import parse_id
 from .queue import (
     MAX_NOTE,
     MODERATORS,
@@ -23,6 +24,7 @@ from .queue import (
     choice_param,
     int_param,
     invalid,
+    note_problem,
     outcome_json,
     read_json_object,
 )
@@ -30,15 +32,15 @@ from .queue import (
 routes = web.RouteTableDef()
 
 MAX_CLUSTER_DECISIONS = 500
-MAX_ID = 2**63 - 1  # both databases' integer ids; larger numbers name nothing
 CLUSTER_STATUSES = ("held", "published", "rejected", "removed")
 
 
 def _path_id(request: web.Request, name: str, what: str) -> int:
-    raw = request.match_info[name]
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
+    # An id no database can hold (≥ 2**63) or spelt in other digits names nothing: 404, like any other.
+    found = parse_id(request.match_info[name])
+    if found is None:
         raise NotFound(f"No such {what}.")
-    return int(raw)
+    return found
 
 
 @routes.get("/v1/campaigns/signatures")
@@ -152,12 +154,12 @@ async def decide_cluster(request: web.Request) -> web.Response:
     if action is ModeratorAction.REJECT and label not in REJECT_LABELS:
         raise invalid("label", "invalid", f"one of {', '.join(REJECT_LABELS)}", error_code="invalid_decision")
     label = str(label)
-    up_to_id = body.get("up_to_id")
-    if not isinstance(up_to_id, int) or isinstance(up_to_id, bool) or not 1 <= up_to_id <= MAX_ID:
+    up_to_id = parse_id(body.get("up_to_id")) if isinstance(body.get("up_to_id"), int) else None
+    if up_to_id is None:
         raise invalid("up_to_id", "required", "the cluster's last_id you saw (an integer)",
                       error_code="invalid_decision")
     note = body.get("note")
-    if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE):
+    if note_problem(note):
         raise invalid("note", "invalid", f"text of at most {MAX_NOTE} characters", error_code="invalid_decision")
     results = await decide_cluster_comments(request.app, key, cluster_id, up_to_id=up_to_id, action=action,
                                             label=label, note=(note or "").strip() or None)
