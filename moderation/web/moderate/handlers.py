@@ -270,8 +270,8 @@ async def decide_cluster_from_page(request: web.Request) -> web.Response:
         try:
             results = await decide_cluster_comments(request.app, session.api_key, cluster_id,
                                                     up_to_id=up_to, action=action, label=label, note=None)
-        except ModerationError:
-            results = []
+        except ModerationError:  # no held comment of this site in that cluster
+            results, outcome["failed"] = [], 1
         for r in results:
             outcome["done" if r["ok"] else ("stale" if r.get("http_status") == 409 else "failed")] += 1
     else:
