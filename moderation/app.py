@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -15,13 +15,23 @@ from .middlewares import error_middleware, request_context
 from .pipeline.scoring import Scorer
 from .settings import Settings
 from .store import open_store
-from .web import admin, campaigns, comments, compat_akismet, compat_perspective, health, moderate, openapi, queue
+from .web import (
+    admin,
+    campaigns,
+    comments,
+    compat_akismet,
+    compat_perspective,
+    health,
+    moderate,
+    openapi,
+    queue,
+)
 from .web.body import close_if_body_unread
 from .webhooks import DeliveryConfig, webhook_ctx
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> web.Application:

@@ -366,3 +366,43 @@ async def test_hostile_requests_get_a_clear_4xx(api: Api, clock: FakeClock) -> N
     assert (await api.client.get("/v1/queue/clusters", headers=auth(site))).status == 403
     # And the service keeps serving.
     assert (await post(api, clock, CAMPAIGN[0], 1))["status"] == "published"
+
+
+# -- the answers match moderation/openapi.json ------------------------------------------------------------------
+
+
+async def test_campaign_answers_conform_to_the_description(api: Api, clock: FakeClock) -> None:
+    from .test_openapi_conformance import Conformance
+
+    conf = Conformance()
+    mod = await api.key(Role.MODERATOR)
+    comments = [await post(api, clock, text, n) for n, text in enumerate(CAMPAIGN[:3])]
+    for c in comments:
+        await report_and_reject(api, c["id"])
+    clock.advance(20)
+    resp = await api.post_comment(content=CAMPAIGN[3], author_email="late@example.co.id", article_id="x/1")
+    held = await conf.check(resp, "POST", "/v1/comments")
+    assert held["status"] == "held" and held["reasons"][0]["details"]["signatures"]
+
+    listing = await conf.check(await api.client.get("/v1/campaigns/signatures", headers=auth(mod)),
+                               "GET", "/v1/campaigns/signatures")
+    sig_path = "/v1/campaigns/signatures/{signature_id}"
+    first = listing["items"][0]["id"]
+    shown = await conf.check(await api.client.get(f"/v1/campaigns/signatures/{first}", headers=auth(mod)),
+                             "GET", sig_path)
+    assert len(shown["votes"]) == 3
+    for _ in range(2):
+        clock.advance(20)
+        await api.post_comment(content=CAMPAIGN[4] + f" {_}", author_email=f"l{_}@example.co.id", article_id="x/2")
+    page = await conf.check(await api.client.get("/v1/queue/clusters", headers=auth(mod)), "GET", "/v1/queue/clusters")
+    cluster = page["items"][0]
+    decided = await conf.check(
+        await api.client.post(f"/v1/campaigns/clusters/{cluster['cluster_id']}/decision", headers=auth(mod),
+                              json={"action": "reject", "label": "spam", "up_to_id": cluster["last_id"]}),
+        "POST", "/v1/campaigns/clusters/{cluster_id}/decision")
+    assert decided["succeeded"] == cluster["count"]
+    await conf.check(await api.client.delete(f"/v1/campaigns/signatures/{first}", headers=auth(mod)),
+                     "DELETE", sig_path)
+    await conf.check(await api.client.delete(f"/v1/campaigns/signatures/{first}", headers=auth(mod)),
+                     "DELETE", sig_path)
+    assert ("DELETE", sig_path, "404") in conf.seen
