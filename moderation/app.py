@@ -4,23 +4,34 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aiohttp import web
 
-from .keys import CLOCK, EXECUTOR, METRICS, SCORER, SETTINGS, STORE, WEBHOOK_CONFIG
+from .campaigns import CampaignMemory
+from .keys import CAMPAIGNS, CLOCK, EXECUTOR, METRICS, SCORER, SETTINGS, STORE, WEBHOOK_CONFIG
 from .metrics import Metrics
 from .middlewares import error_middleware, request_context
 from .pipeline.scoring import Scorer
 from .settings import Settings
 from .store import open_store
-from .web import admin, comments, compat_akismet, compat_perspective, health, moderate, openapi, queue
+from .web import (
+    admin,
+    campaigns,
+    comments,
+    compat_akismet,
+    compat_perspective,
+    health,
+    moderate,
+    openapi,
+    queue,
+)
 from .web.body import close_if_body_unread
 from .webhooks import DeliveryConfig, webhook_ctx
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> web.Application:
@@ -35,6 +46,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     app.on_response_prepare.append(close_if_body_unread)
     app.cleanup_ctx.append(_executor_ctx)
     app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_campaigns_ctx)
     app.cleanup_ctx.append(_models_ctx)
     app.cleanup_ctx.append(admin.reload_on_sighup)
     # Tests may replace the config before the app starts, to retry in milliseconds.
@@ -46,6 +58,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     app.add_routes(comments.routes)
     app.add_routes(admin.routes)
     app.add_routes(queue.routes)
+    app.add_routes(campaigns.routes)
     moderate.setup(app)  # the moderator page at /moderate (templates, static files, security headers)
     # Drop-in compatibility: Perspective's comments:analyze and Akismet's comment-check (docs/compat.md).
     app.add_routes(compat_perspective.routes)
@@ -66,6 +79,12 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     app[STORE] = store
     yield
     await store.close()
+
+
+async def _campaigns_ctx(app: web.Application) -> AsyncIterator[None]:
+    # Empty at start: each site's index is rebuilt from the database on its first comment.
+    app[CAMPAIGNS] = CampaignMemory(app[STORE], app[SETTINGS].campaigns, app[CLOCK])
+    yield
 
 
 async def _models_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -55,6 +55,8 @@ class Evidence:
     threshold: float | None = None
     hold: bool = True
     explanation: tuple[dict[str, Any], ...] = ()
+    # Structured evidence a check wants moderators to see (the campaign check: cluster and signatures).
+    details: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"code": self.code, "message": self.message, "source": self.source}
@@ -64,6 +66,8 @@ class Evidence:
             out["threshold"] = self.threshold
         if self.explanation:
             out["explanation"] = list(self.explanation)
+        if self.details is not None:
+            out["details"] = self.details
         return out
 
     @classmethod
@@ -75,6 +79,7 @@ class Evidence:
             score=raw.get("score"),
             threshold=raw.get("threshold"),
             explanation=tuple(raw.get("explanation", ())),
+            details=raw.get("details"),
         )
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from aiohttp import web
 
+from .campaigns import CampaignMemory
 from .metrics import Metrics
 from .pipeline.scoring import Scorer
 from .settings import Settings
@@ -27,3 +28,6 @@ WEBHOOK_CONFIG = web.AppKey("webhook_config", DeliveryConfig)
 WEBHOOKS = web.AppKey("webhooks", WebhookDispatcher)
 # The OpenAPI description (moderation/openapi.json), read once at start-up and served as is.
 OPENAPI = web.AppKey("openapi", bytes)
+
+# The per-site campaign memory: near-duplicate clusters and signatures learned from moderators.
+CAMPAIGNS = web.AppKey("campaigns", CampaignMemory)

@@ -25,6 +25,25 @@ class Secret(str):
 
 
 @dataclass(frozen=True)
+class CampaignSettings:
+    """The campaign memory (moderation.campaigns): when learned signatures hold, how long they last."""
+
+    # A signature holds once this many moderator rejections back it (net of approvals, below)...
+    min_rejections: int = 3
+    # ...made with at least this many distinct moderator keys (1: a site with one moderator still learns).
+    min_moderators: int = 1
+    # Each approval of a matching comment cancels this many rejections.
+    approval_weight: int = 3
+    # A signature expires this long after the last rejection that backed it.
+    signature_days: float = 14.0
+    # The in-memory near-duplicate index per site keeps at most this many comments, this many days old.
+    index_max_comments: int = 20_000
+    index_max_days: float = 7.0
+    # How often a worker checks the database for other workers' comments and signature changes.
+    refresh_seconds: float = 2.0
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("data")
     database_url: Secret | None = None
@@ -42,6 +61,7 @@ class Settings:
     session_max_age_seconds: int = 8 * 3600
     # Set when the service sits behind TLS, so session cookies get the Secure flag.
     secure_cookies: bool = False
+    campaigns: CampaignSettings = field(default_factory=CampaignSettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -93,6 +113,22 @@ class Settings:
                 if v.lower() not in ("1", "0", "true", "false", "yes", "no"):
                     raise SettingsError(f"{name} must be true or false, got {v!r}")
                 values[key] = v.lower() in ("1", "true", "yes")
+        campaign: dict[str, object] = {}
+        for name, key, cast in (
+            ("MODERATION_CAMPAIGN_MIN_REJECTIONS", "min_rejections", int),
+            ("MODERATION_CAMPAIGN_MIN_MODERATORS", "min_moderators", int),
+            ("MODERATION_CAMPAIGN_SIGNATURE_DAYS", "signature_days", float),
+            ("MODERATION_CAMPAIGN_REFRESH_SECONDS", "refresh_seconds", float),
+        ):
+            if (v := get(name)) is not None:
+                try:
+                    campaign[key] = cast(v)
+                except ValueError:
+                    raise SettingsError(f"{name} must be a number, got {v!r}") from None
+                if campaign[key] <= 0:  # type: ignore[operator]
+                    raise SettingsError(f"{name} must be positive")
+        if campaign:
+            values["campaigns"] = CampaignSettings(**campaign)  # type: ignore[arg-type]
         policy_file = overrides.pop("policy_file", None) or get("MODERATION_POLICY_FILE")
         if policy_file is not None:
             values["policy"] = load_policy(Path(str(policy_file)))

@@ -168,6 +168,35 @@ async def audit_of_site_a_only_to_site_a(ctx: Ctx, caller: str, req: dict[str, A
         assert (len(items) > 0) == (caller in (MA, AA)), (caller, items)
 
 
+async def signature_of_site_a(ctx: Ctx, caller: str) -> dict[str, Any]:
+    """A fresh learned signature of site A (as a moderator's spam rejection would leave it)."""
+    from datetime import timedelta
+
+    from moderation.keys import STORE
+    from moderation.store import SignatureKey
+
+    store, value = ctx.api.app[STORE], f"merek{secrets.token_hex(3)}88"
+    await store.record_campaign_votes(SITE_A, ctx.comment_id, actor="key:1", action="reject", label="spam",
+                                      keys=[SignatureKey("brand", value)], now=ctx.clock(), ttl=timedelta(days=1))
+    [sig] = [s for s in await store.list_campaign_signatures(SITE_A, now=ctx.clock()) if s.value == value]
+    return {"path": f"/v1/campaigns/signatures/{sig.id}"}
+
+
+async def cluster_of_fresh_comment(ctx: Ctx, caller: str) -> dict[str, Any]:
+    from moderation.keys import STORE
+
+    cid, _ = await ctx.held_comment()
+    cluster, _ = await ctx.api.app[STORE].comment_campaign(SITE_A, cid)
+    return {"path": f"/v1/campaigns/clusters/{cluster}/decision", "comment": cid,
+            "json": {"action": "approve", "label": "ham", "up_to_id": cid}}
+
+
+async def page_cluster_decision(ctx: Ctx, caller: str) -> dict[str, Any]:
+    req = await cluster_of_fresh_comment(ctx, caller)
+    cluster = req["path"].split("/")[4]
+    return {"data": {"cluster": f"{cluster}:{req['comment']}", "button": "approve"}, "comment": req["comment"]}
+
+
 ROWS: tuple[Row, ...] = (
     Row("GET", "/healthz", "public", public()),
     Row("GET", "/v1/openapi.json", "public", public()),
@@ -187,6 +216,12 @@ ROWS: tuple[Row, ...] = (
         lambda c, _: _with(comment_path(c, "/reports"), json={"reason": "spam"})),
     Row("GET", "/v1/audit", "bearer", MODERATORS_ANY_SITE,
         lambda c, _: _query(f"/v1/audit?comment_id={c.comment_id}"), audit_of_site_a_only_to_site_a),
+    Row("GET", "/v1/campaigns/signatures", "bearer", MODERATORS_ANY_SITE, after=sees_nothing_of_site_a),
+    Row("GET", "/v1/campaigns/signatures/{signature_id}", "bearer", MODERATORS_OWN_SITE, signature_of_site_a),
+    Row("DELETE", "/v1/campaigns/signatures/{signature_id}", "bearer", MODERATORS_OWN_SITE, signature_of_site_a),
+    Row("GET", "/v1/queue/clusters", "bearer", MODERATORS_ANY_SITE, after=sees_nothing_of_site_a),
+    Row("POST", "/v1/campaigns/clusters/{cluster_id}/decision", "bearer", MODERATORS_OWN_SITE,
+        cluster_of_fresh_comment, approved_only_by_site_a_moderators),
     Row("GET", "/v1/admin/webhook", "bearer", ADMIN_ANY_SITE),
     Row("PUT", "/v1/admin/webhook", "bearer", ADMIN_ANY_SITE,
         lambda c, _: _json({"url": "https://hooks.example.com/moderation"})),
@@ -205,6 +240,13 @@ ROWS: tuple[Row, ...] = (
         cells(TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, (303, "done=1"), (303, "done=1"),
               TO_SIGN_IN, (303, "failed=1"), (303, "failed=1")),
         page_decision, approved_only_by_site_a_moderators),
+    Row("GET", "/moderate/clusters", "session",
+        cells(TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, SIGNED_IN, SIGNED_IN, TO_SIGN_IN,
+              SIGNED_IN, SIGNED_IN), after=sees_nothing_of_site_a),
+    Row("POST", "/moderate/clusters/decide", "session",
+        cells(TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, (303, "done="), (303, "done="),
+              TO_SIGN_IN, (303, "failed=1"), (303, "failed=1")),
+        page_cluster_decision, approved_only_by_site_a_moderators),
     Row("GET", "/moderate/static", "public", public(), lambda c, _: _query("/moderate/static/moderate.css")),
     Row("*", "/v1alpha1/comments:analyze", "query", PERSPECTIVE,
         lambda c, _: _json({"comment": {"text": "slot gacor"}, "requestedAttributes": {"SPAM": {}}})),

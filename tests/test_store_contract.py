@@ -837,3 +837,146 @@ async def test_service_on_postgres_submit_queue_decide_audit(pg_url: str, make_a
         assert [d["state"] for d in (await resp.json())["items"]] == ["delivered", "delivered"]
     finally:
         await server.close()
+
+
+# -- campaign memory: clusters and signatures -------------------------------------------------------------
+
+from moderation.store import SignatureKey  # noqa: E402 - kept beside the tests that use it
+
+TTL = timedelta(days=14)
+BRAND = SignatureKey("brand", "alexis17")
+TEMPLATE = SignatureKey("template", "cluster:1", b"\x01" * 256)
+
+
+async def two_sites(store: Store) -> None:
+    await store.ensure_site("site-a", NOW)
+    await store.ensure_site("site-b", NOW)
+
+
+async def test_cluster_ids_and_minhashes_are_stored_for_the_index(store: Store) -> None:
+    await two_sites(store)
+    first, _, _ = await insert(store, replace(new_comment(content="a", email="1@x.id"), minhash=b"\x01" * 256))
+    second, _, _ = await insert(store, replace(new_comment(content="b", email="2@x.id"), cluster_id=first.id,
+                                               minhash=b"\x02" * 256), at=LATER)
+    short, _, _ = await insert(store, new_comment(content="c", email="3@x.id"), at=LATER)  # too short: no MinHash
+    await insert(store, replace(new_comment(content="d", email="4@x.id", site="site-b"), minhash=b"\x03" * 256))
+
+    rows = await store.campaign_index_rows("site-a", after_id=0, since=NOW - timedelta(days=1), limit=10)
+    assert [(r.comment_id, r.cluster_id, r.minhash[:1]) for r in rows] == [(first.id, first.id, b"\x01"),
+                                                                         (second.id, first.id, b"\x02")]
+    assert [r.comment_id for r in await store.campaign_index_rows("site-a", after_id=first.id,
+                                                                  since=NOW - timedelta(days=1), limit=10)] == [second.id]
+    assert [r.comment_id for r in await store.campaign_index_rows("site-a", after_id=0, since=LATER, limit=10)] == [
+        second.id]
+    assert await store.comment_campaign("site-a", second.id) == (first.id, b"\x02" * 256)
+    assert await store.comment_campaign("site-a", short.id) == (short.id, None)
+    assert await store.comment_campaign("site-b", second.id) is None
+
+
+async def test_rejections_create_signatures_and_approvals_only_weaken(store: Store) -> None:
+    await two_sites(store)
+    ids = [(await insert(store, new_comment(content=f"spam {i}", email=f"{i}@x.id")))[0].id for i in range(4)]
+    v0 = await store.campaign_version("site-a")
+    # An approval of a comment with no signature creates nothing.
+    assert await store.record_campaign_votes("site-a", ids[0], actor="key:1", action="approve", label="ham",
+                                             keys=[BRAND], now=NOW, ttl=TTL) == 0
+    assert await store.list_campaign_signatures("site-a", now=NOW) == []
+    assert await store.campaign_version("site-a") == v0
+
+    for i, actor in zip(ids[:3], ("key:1", "key:1", "key:2")):
+        assert await store.record_campaign_votes("site-a", i, actor=actor, action="reject", label="spam",
+                                                 keys=[BRAND, TEMPLATE], now=NOW, ttl=TTL) == 2
+    # The same decision recorded twice counts once.
+    assert await store.record_campaign_votes("site-a", ids[2], actor="key:2", action="reject", label="spam",
+                                             keys=[BRAND], now=NOW, ttl=TTL) == 0
+    sigs = {s.kind: s for s in await store.list_campaign_signatures("site-a", now=NOW)}
+    assert (sigs["brand"].value, sigs["brand"].rejections, sigs["brand"].moderators, sigs["brand"].approvals) == (
+        "alexis17", 3, 2, 0)
+    assert sigs["template"].minhash == b"\x01" * 256
+    assert sigs["brand"].expires_at == NOW + TTL
+    assert await store.campaign_version("site-a") > v0
+
+    await store.record_campaign_votes("site-a", ids[3], actor="key:3", action="approve", label="ham",
+                                      keys=[BRAND], now=LATER, ttl=TTL)
+    brand = await store.get_campaign_signature("site-a", sigs["brand"].id)
+    assert brand is not None and (brand.rejections, brand.approvals) == (3, 1)
+    assert brand.expires_at == NOW + TTL  # an approval does not extend it
+    votes = await store.campaign_signature_votes("site-a", brand.id, limit=10)
+    assert [(v.comment_id, v.action, v.actor) for v in votes] == [
+        (ids[3], "approve", "key:3"), (ids[2], "reject", "key:2"), (ids[1], "reject", "key:1"),
+        (ids[0], "reject", "key:1")]
+    # Expired signatures are not listed.
+    assert await store.list_campaign_signatures("site-a", now=NOW + TTL + timedelta(seconds=1)) == []
+
+
+async def test_signatures_belong_to_one_site(store: Store) -> None:
+    await two_sites(store)
+    a, _, _ = await insert(store, new_comment(content="spam", email="1@x.id"))
+    b, _, _ = await insert(store, new_comment(content="spam", email="1@x.id", site="site-b"))
+    await store.record_campaign_votes("site-a", a.id, actor="key:1", action="reject", label="spam", keys=[BRAND],
+                                      now=NOW, ttl=TTL)
+    assert await store.list_campaign_signatures("site-b", now=NOW) == []
+    # site-b's approval cannot weaken site-a's signature.
+    await store.record_campaign_votes("site-b", b.id, actor="key:9", action="approve", label="ham", keys=[BRAND],
+                                      now=NOW, ttl=TTL)
+    (sig,) = await store.list_campaign_signatures("site-a", now=NOW)
+    assert sig.approvals == 0
+    assert await store.get_campaign_signature("site-b", sig.id) is None
+    assert await store.remove_campaign_signature("site-b", sig.id, actor="key:9", now=NOW) is False
+    assert await store.campaign_signature_votes("site-b", sig.id, limit=10) == []
+
+
+async def test_removed_signatures_are_not_learned_again(store: Store) -> None:
+    await two_sites(store)
+    ids = [(await insert(store, new_comment(content=f"spam {i}", email=f"{i}@x.id")))[0].id for i in range(2)]
+    await store.record_campaign_votes("site-a", ids[0], actor="key:1", action="reject", label="spam", keys=[BRAND],
+                                      now=NOW, ttl=TTL)
+    (sig,) = await store.list_campaign_signatures("site-a", now=NOW)
+    before = await store.campaign_version("site-a")
+    assert await store.remove_campaign_signature("site-a", sig.id, actor="key:1", now=NOW) is True
+    assert await store.remove_campaign_signature("site-a", sig.id, actor="key:1", now=NOW) is False
+    assert await store.campaign_version("site-a") > before
+    assert await store.record_campaign_votes("site-a", ids[1], actor="key:1", action="reject", label="spam",
+                                             keys=[BRAND], now=NOW, ttl=TTL) == 0
+    assert await store.list_campaign_signatures("site-a", now=NOW) == []
+    removed = await store.get_campaign_signature("site-a", sig.id)
+    assert removed is not None and removed.removed_at == NOW and removed.rejections == 1
+
+
+async def test_clusters_group_the_queue_and_list_their_comments(store: Store) -> None:
+    await two_sites(store)
+    founder, _, _ = await insert(store, replace(new_comment(content="t0", email="0@x.id", decision=Decision.HOLD),
+                                                minhash=b"\x01" * 256))
+    members = [founder]
+    for i in range(1, 4):
+        c, _, _ = await insert(store, replace(new_comment(content=f"t{i}", email=f"{i}@x.id", decision=Decision.HOLD),
+                                              cluster_id=founder.id, minhash=b"\x01" * 256))
+        members.append(c)
+    lone, _, _ = await insert(store, replace(new_comment(content="x", email="9@x.id", decision=Decision.HOLD),
+                                             minhash=b"\x02" * 256))
+    await store.decide("site-a", ModeratorDecision(members[1].id, ModeratorAction.REJECT, "spam", 1),
+                       actor="key:1", now=NOW)
+
+    (cluster,) = await store.list_clusters("site-a", statuses=(Status.HELD,), min_size=2, limit=10)
+    assert (cluster.cluster_id, cluster.count, cluster.first_id, cluster.last_id) == (
+        founder.id, 3, founder.id, members[3].id)
+    assert cluster.sample.id == members[3].id
+    singles = await store.list_clusters("site-a", statuses=(Status.HELD,), min_size=1, limit=10)
+    assert [c.cluster_id for c in singles] == [founder.id, lone.id]
+    assert await store.list_clusters("site-b", statuses=(Status.HELD,), min_size=1, limit=10) == []
+
+    held = await store.cluster_comments("site-a", founder.id, statuses=(Status.HELD,), up_to_id=members[2].id,
+                                        limit=10)
+    assert [c.id for c in held] == [founder.id, members[2].id]
+    assert await store.cluster_comments("site-b", founder.id, statuses=(Status.HELD,), up_to_id=10**9,
+                                        limit=10) == []
+
+
+async def test_campaign_holds_count_as_spam_in_the_queue(store: Store) -> None:
+    await two_sites(store)
+    reason = Evidence("campaign", "Matches a spam campaign", "campaign", 3.0, 3.0)
+    held, _, _ = await insert(store, new_comment(content="kampanye", decision=Decision.HOLD, reasons=(reason,)))
+    page = await store.list_queue("site-a", QueueQuery(reason="spam"))
+    assert [i.comment.id for i in page.items] == [held.id]
+    assert page.items[0].reason_kinds == ("spam",)
+    assert (await store.queue_counts("site-a"))["held_by_reason"]["spam"] == 1

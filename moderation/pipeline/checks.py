@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..campaigns import Observation, campaign_details, campaign_message
 from ..domain import Evidence, Submission
 from ..policy import Policy
 from ..textnorm import contains_term, find_urls
@@ -24,6 +25,7 @@ class CheckContext:
     now: datetime
     scoring: ScoringResult | None  # None: the classifiers could not score this comment
     scoring_error: str | None = None
+    campaign: Observation | None = None  # the site's campaign memory on this comment (None: not consulted)
 
 
 Check = Callable[[CheckContext], Evidence | None]
@@ -124,6 +126,24 @@ def classifier_scores(ctx: CheckContext) -> list[Evidence]:
     return found
 
 
+def campaign(ctx: CheckContext) -> Evidence | None:
+    """A signature learned from this site's moderators (brand, link, phone, template) matches: hold."""
+    seen = ctx.campaign
+    if seen is None or not seen.holding:
+        return None
+    strongest = max(seen.rules.strength(s) for s in seen.holding)
+    return Evidence(
+        "campaign",
+        campaign_message(seen),
+        "campaign",
+        score=float(strongest),
+        threshold=float(seen.rules.min_rejections),
+        # The page highlights these; template signatures have no single word to show.
+        explanation=tuple({"text": s.value, "kind": s.kind} for s in seen.holding if s.kind == "brand"),
+        details=campaign_details(seen),
+    )
+
+
 def hold_all(ctx: CheckContext) -> Evidence | None:
     """The site reviews every comment before it appears."""
     if ctx.policy.hold_all:
@@ -139,5 +159,6 @@ CHECKS: tuple[Callable[[CheckContext], Evidence | list[Evidence] | None], ...] =
     too_many_links,
     classifier_unavailable,
     classifier_scores,
+    campaign,
     hold_all,
 )

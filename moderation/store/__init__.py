@@ -7,9 +7,9 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from ..domain import ApiKey, Comment, Role, Status, Submission, Verdict
@@ -30,6 +30,9 @@ class NewComment:
     verdict: Verdict
     content_hash: str
     signals: dict[str, Any]
+    # The campaign memory's near-duplicate cluster (None: the comment starts its own) and MinHash.
+    cluster_id: int | None = None
+    minhash: bytes | None = field(default=None, repr=False)
 
 
 # Renders the site's answer from the stored comment, inside the insert transaction, so the
@@ -114,6 +117,44 @@ class Store(Protocol):
     # Model quality in production
     async def model_stats(self, site_id: str | None = None) -> list[dict[str, Any]]:
         """Per model version: automatic decisions and how often moderators overturned them."""
+        ...
+
+    # Campaign memory (moderation.campaigns): clusters and signatures learned from moderators
+    async def campaign_version(self, site_id: str) -> int:
+        """A counter bumped whenever one of the site's signatures changes (cheap to poll)."""
+        ...
+    async def campaign_index_rows(self, site_id: str, *, after_id: int, since: datetime, limit: int) -> list[IndexEntry]:
+        """Clustered comments newer than ``after_id`` and ``since``, oldest first (to rebuild the index)."""
+        ...
+    async def comment_campaign(self, site_id: str, comment_id: int) -> tuple[int, bytes | None] | None:
+        """The comment's cluster id (its own id when it founded one) and MinHash; None if no such comment."""
+        ...
+    async def record_campaign_votes(
+        self, site_id: str, comment_id: int, *, actor: str, action: str, label: str,
+        keys: Sequence[SignatureKey], now: datetime, ttl: timedelta,
+    ) -> int:
+        """One moderator decision as votes, in one transaction; returns how many signatures changed.
+
+        ``reject`` creates missing signatures and refreshes their expiry to ``now + ttl``; ``approve``
+        only weakens signatures that exist. Removed signatures are left alone. Counts cover the votes
+        of the last ``ttl``.
+        """
+        ...
+    async def list_campaign_signatures(self, site_id: str, *, now: datetime) -> list[CampaignSignature]:
+        """Every signature of the site that is neither expired nor removed, strongest first."""
+        ...
+    async def get_campaign_signature(self, site_id: str, signature_id: int) -> CampaignSignature | None: ...
+    async def campaign_signature_votes(self, site_id: str, signature_id: int, *, limit: int) -> list[SignatureVote]: ...
+    async def remove_campaign_signature(self, site_id: str, signature_id: int, *, actor: str, now: datetime) -> bool:
+        """Mark a signature removed (it stays on record and never holds again); False if not found."""
+        ...
+    async def list_clusters(self, site_id: str, *, statuses: tuple[Status, ...], min_size: int,
+                            limit: int) -> list[ClusterSummary]:
+        """Clusters with at least ``min_size`` comments in ``statuses``, largest first."""
+        ...
+    async def cluster_comments(self, site_id: str, cluster_id: int, *, statuses: tuple[Status, ...],
+                               up_to_id: int, limit: int) -> list[Comment]:
+        """The cluster's comments in ``statuses`` with id ≤ ``up_to_id``, oldest first."""
         ...
 
 
@@ -336,3 +377,65 @@ def status_changed_payload(comment: Comment, status: Status, label: str, *, even
         ensure_ascii=False,
         separators=(",", ":"),
     )
+
+
+# -- Campaign memory -----------------------------------------------------------------------------------
+
+SIGNATURE_KINDS = ("brand", "url", "domain", "phone", "template")
+
+
+@dataclass(frozen=True)
+class SignatureKey:
+    """What a decided comment contains that may mark a campaign."""
+
+    kind: str  # one of SIGNATURE_KINDS
+    value: str
+    minhash: bytes | None = field(default=None, repr=False)  # template signatures only
+
+
+@dataclass(frozen=True)
+class CampaignSignature:
+    id: int
+    site_id: str
+    kind: str
+    value: str
+    minhash: bytes | None = field(repr=False)
+    rejections: int
+    approvals: int
+    moderators: int
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+    removed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SignatureVote:
+    comment_id: int
+    actor: str
+    action: str
+    label: str
+    at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {"comment_id": self.comment_id, "actor": self.actor, "action": self.action, "label": self.label,
+                "at": self.at.isoformat()}
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    comment_id: int
+    cluster_id: int
+    minhash: bytes = field(repr=False)
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ClusterSummary:
+    cluster_id: int
+    count: int  # comments of the cluster in the statuses asked for
+    first_id: int
+    last_id: int
+    first_at: datetime
+    last_at: datetime
+    sample: Comment  # the newest of them

@@ -28,6 +28,7 @@ backends.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -39,9 +40,12 @@ from ..errors import DuplicateComment, IdempotencyConflict, NotFound, StaleRevis
 from . import (
     STATUS_CHANGED,
     AuditEvent,
+    CampaignSignature,
+    ClusterSummary,
     DecisionOutcome,
     DeliveryRecord,
     IdempotentResponse,
+    IndexEntry,
     ModeratorDecision,
     ModeratorSession,
     NewComment,
@@ -51,6 +55,8 @@ from . import (
     QueueQuery,
     RenderResponse,
     ReportOutcome,
+    SignatureKey,
+    SignatureVote,
     TrainingLabel,
     WebhookTarget,
     next_status,
@@ -58,9 +64,11 @@ from . import (
 )
 from .rows import (
     COMMENT_COLUMNS,
+    SIGNATURE_COLUMNS,
     api_key_from_row,
     audit_event_from_row,
     author_history_from_rows,
+    cluster_from_row,
     comment_from_row,
     delivery_from_row,
     migration_files,
@@ -69,7 +77,9 @@ from .rows import (
     queue_counts_json,
     queue_item_from_row,
     session_from_row,
+    signature_from_row,
     training_label_json,
+    vote_from_row,
 )
 
 # jsonb columns come back as text so the row mapping is shared with SQLite.
@@ -246,12 +256,13 @@ class PostgresStore:
             comment_id = await conn.fetchval(
                 "INSERT INTO comments (site_id, article_id, parent_id, author_name, author_email, author_url, "
                 "author_ip, user_agent, referrer, content, content_hash, lang, signals, status, decision, reasons, "
-                "scores, model_version, revision, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-                "$9, $10, $11, $12, $13::jsonb, $14, $15, $16::jsonb, $17::jsonb, $18, 1, $19, $19) RETURNING id",
+                "scores, model_version, revision, created_at, updated_at, cluster_id, minhash) VALUES ($1, $2, $3, "
+                "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14, $15, $16::jsonb, $17::jsonb, $18, 1, $19, "
+                "$19, $20, $21) RETURNING id",
                 new.site_id, sub.article_id, sub.parent_id, sub.author_name, sub.author_email, sub.author_url,
                 sub.author_ip, sub.user_agent, sub.referrer, sub.content, new.content_hash, sub.lang,
                 json.dumps(new.signals), verdict.status.value, verdict.decision.value, reasons_json,
-                json.dumps(verdict.scores), verdict.model_version, now,
+                json.dumps(verdict.scores), verdict.model_version, now, new.cluster_id, new.minhash,
             )
             await conn.execute(
                 "INSERT INTO comment_events (comment_id, site_id, at, actor, action, from_status, to_status, "
@@ -298,6 +309,134 @@ class PostgresStore:
         return [model_stats_row(tuple(r)) for r in rows]
 
     # -- the moderator workflow: queue, decisions, reports, audit ---------------------------------
+    # -- campaign memory ----------------------------------------------------------------------------
+    async def campaign_version(self, site_id: str) -> int:
+        value = await self.pool.fetchval("SELECT campaign_version FROM sites WHERE id = $1", site_id)
+        return int(value or 0)
+
+    async def campaign_index_rows(self, site_id: str, *, after_id: int, since: datetime, limit: int) -> list[IndexEntry]:
+        rows = await self.pool.fetch(
+            "SELECT id, COALESCE(cluster_id, id), minhash, created_at FROM comments WHERE site_id = $1 "
+            "AND id > $2 AND created_at >= $3 AND minhash IS NOT NULL ORDER BY id LIMIT $4",
+            site_id, after_id, since, limit,
+        )
+        return [IndexEntry(r[0], r[1], bytes(r[2]), r[3]) for r in rows]
+
+    async def comment_campaign(self, site_id: str, comment_id: int) -> tuple[int, bytes | None] | None:
+        row = await self.pool.fetchrow(
+            "SELECT COALESCE(cluster_id, id), minhash FROM comments WHERE site_id = $1 AND id = $2",
+            site_id, comment_id,
+        )
+        return (int(row[0]), bytes(row[1]) if row[1] is not None else None) if row else None
+
+    async def record_campaign_votes(
+        self, site_id: str, comment_id: int, *, actor: str, action: str, label: str,
+        keys: Sequence[SignatureKey], now: datetime, ttl: timedelta,
+    ) -> int:
+        changed = 0
+        async with self.pool.acquire() as conn, conn.transaction():
+            # One writer per site at a time: the counts are recomputed from the votes, and the version
+            # bump must follow commit order for the workers' caches.
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"campaign:{site_id}")
+            for key in keys:
+                row = await conn.fetchrow(
+                    "SELECT id, removed_at FROM campaign_signatures WHERE site_id = $1 AND kind = $2 AND value = $3",
+                    site_id, key.kind, key.value,
+                )
+                if row is not None and row[1] is not None:
+                    continue  # removed by a moderator: not learned again
+                if row is None:
+                    if action != "reject":
+                        continue  # an approval weakens a signature; it never creates one
+                    signature_id = await conn.fetchval(
+                        "INSERT INTO campaign_signatures (site_id, kind, value, minhash, created_at, updated_at, "
+                        "expires_at) VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING id",
+                        site_id, key.kind, key.value, key.minhash, now, now + ttl,
+                    )
+                else:
+                    signature_id = row[0]
+                added = await conn.fetchval(
+                    "INSERT INTO campaign_votes (signature_id, site_id, comment_id, actor, action, label, at) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING id",
+                    signature_id, site_id, comment_id, actor, action, label, now,
+                )
+                if added is None:
+                    continue
+                await conn.execute(
+                    "UPDATE campaign_signatures s SET "
+                    "rejections = (SELECT COUNT(*) FROM campaign_votes v WHERE v.signature_id = s.id "
+                    "  AND v.action = 'reject' AND v.at > $1), "
+                    "approvals = (SELECT COUNT(*) FROM campaign_votes v WHERE v.signature_id = s.id "
+                    "  AND v.action = 'approve' AND v.at > $1), "
+                    "moderators = (SELECT COUNT(DISTINCT actor) FROM campaign_votes v WHERE v.signature_id = s.id "
+                    "  AND v.action = 'reject' AND v.at > $1), "
+                    "updated_at = $2, expires_at = CASE WHEN $3 = 'reject' THEN $4 ELSE s.expires_at END "
+                    "WHERE id = $5",
+                    now - ttl, now, action, now + ttl, signature_id,
+                )
+                changed += 1
+            if changed:
+                await conn.execute("UPDATE sites SET campaign_version = campaign_version + 1 WHERE id = $1", site_id)
+        return changed
+
+    async def list_campaign_signatures(self, site_id: str, *, now: datetime) -> list[CampaignSignature]:
+        rows = await self.pool.fetch(
+            f"SELECT {SIGNATURE_COLUMNS} FROM campaign_signatures WHERE site_id = $1 AND removed_at IS NULL "
+            "AND expires_at > $2 ORDER BY rejections DESC, id",
+            site_id, now,
+        )
+        return [signature_from_row(r) for r in rows]
+
+    async def get_campaign_signature(self, site_id: str, signature_id: int) -> CampaignSignature | None:
+        row = await self.pool.fetchrow(
+            f"SELECT {SIGNATURE_COLUMNS} FROM campaign_signatures WHERE site_id = $1 AND id = $2", site_id, signature_id
+        )
+        return signature_from_row(row) if row else None
+
+    async def campaign_signature_votes(self, site_id: str, signature_id: int, *, limit: int) -> list[SignatureVote]:
+        rows = await self.pool.fetch(
+            "SELECT comment_id, actor, action, label, at FROM campaign_votes WHERE site_id = $1 "
+            "AND signature_id = $2 ORDER BY id DESC LIMIT $3",
+            site_id, signature_id, limit,
+        )
+        return [vote_from_row(r) for r in rows]
+
+    async def remove_campaign_signature(self, site_id: str, signature_id: int, *, actor: str, now: datetime) -> bool:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"campaign:{site_id}")
+            done = await conn.fetchval(
+                "UPDATE campaign_signatures SET removed_at = $1, removed_by = $2, updated_at = $1 "
+                "WHERE site_id = $3 AND id = $4 AND removed_at IS NULL RETURNING id",
+                now, actor, site_id, signature_id,
+            )
+            if done is not None:
+                await conn.execute("UPDATE sites SET campaign_version = campaign_version + 1 WHERE id = $1", site_id)
+        return done is not None
+
+    async def list_clusters(self, site_id: str, *, statuses: tuple[Status, ...], min_size: int,
+                            limit: int) -> list[ClusterSummary]:
+        async with self.pool.acquire() as conn:
+            groups = await conn.fetch(
+                "SELECT COALESCE(cluster_id, id) AS cid, COUNT(*), MIN(id), MAX(id), MIN(created_at), MAX(created_at) "
+                "FROM comments WHERE site_id = $1 AND status = ANY($2::text[]) AND minhash IS NOT NULL "
+                "GROUP BY cid HAVING COUNT(*) >= $3 ORDER BY COUNT(*) DESC, cid LIMIT $4",
+                site_id, [s.value for s in statuses], min_size, limit,
+            )
+            found = []
+            for g in groups:
+                sample = await conn.fetchrow(f"SELECT {PG_COMMENT_COLUMNS} FROM comments WHERE id = $1", g[3])
+                found.append(cluster_from_row(g, comment_from_row(sample)))
+            return found
+
+    async def cluster_comments(self, site_id: str, cluster_id: int, *, statuses: tuple[Status, ...],
+                               up_to_id: int, limit: int) -> list[Comment]:
+        rows = await self.pool.fetch(
+            f"SELECT {PG_COMMENT_COLUMNS} FROM comments WHERE site_id = $1 AND (cluster_id = $2 OR id = $2) "
+            "AND status = ANY($3::text[]) AND id <= $4 ORDER BY id LIMIT $5",
+            site_id, cluster_id, [s.value for s in statuses], up_to_id, limit,
+        )
+        return [comment_from_row(r) for r in rows]
+
     async def list_queue(self, site_id: str, query: QueueQuery) -> QueuePage:
         sql, params = queue_sql(site_id, query)
         # One snapshot for the page and the facts shown beside it.

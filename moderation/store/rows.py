@@ -19,10 +19,13 @@ from . import (
     REASON_KINDS,
     AuditEvent,
     AuthorHistory,
+    CampaignSignature,
+    ClusterSummary,
     DeliveryRecord,
     ModeratorSession,
     OutboxItem,
     QueueItem,
+    SignatureVote,
     WebhookTarget,
 )
 
@@ -185,3 +188,30 @@ def outbox_item_from_row(r: Any) -> OutboxItem:
 def delivery_from_row(r: Any) -> DeliveryRecord:
     """(id, outbox_id, comment_id, event, attempt, at, url, status_code, error, duration_ms, state)."""
     return DeliveryRecord(r[0], r[1], r[2], r[3], r[4], as_datetime(r[5]), r[6], r[7], r[8], float(r[9]), r[10])
+
+
+# -- campaign memory ----------------------------------------------------------------------------------
+
+SIGNATURE_COLUMNS = (
+    "id, site_id, kind, value, minhash, rejections, approvals, moderators, created_at, updated_at, expires_at, "
+    "removed_at"
+)
+
+
+def signature_from_row(r: Any) -> CampaignSignature:
+    return CampaignSignature(
+        id=r[0], site_id=r[1], kind=r[2], value=r[3], minhash=bytes(r[4]) if r[4] is not None else None,
+        rejections=r[5], approvals=r[6], moderators=r[7], created_at=as_datetime(r[8]),
+        updated_at=as_datetime(r[9]), expires_at=as_datetime(r[10]),
+        removed_at=as_datetime(r[11]) if r[11] is not None else None,
+    )
+
+
+def vote_from_row(r: Any) -> SignatureVote:
+    return SignatureVote(comment_id=r[0], actor=r[1], action=r[2], label=r[3], at=as_datetime(r[4]))
+
+
+def cluster_from_row(r: Any, sample: Comment) -> ClusterSummary:
+    """(cluster, count, first id, last id, first at, last at) plus the newest comment."""
+    return ClusterSummary(cluster_id=r[0], count=r[1], first_id=r[2], last_id=r[3], first_at=as_datetime(r[4]),
+                          last_at=as_datetime(r[5]), sample=sample)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -23,9 +23,12 @@ from . import (
     STATUS_CHANGED,
     AuditEvent,
     AuthorHistory,
+    CampaignSignature,
+    ClusterSummary,
     DecisionOutcome,
     DeliveryRecord,
     IdempotentResponse,
+    IndexEntry,
     ModeratorDecision,
     ModeratorSession,
     NewComment,
@@ -35,6 +38,8 @@ from . import (
     QueueQuery,
     RenderResponse,
     ReportOutcome,
+    SignatureKey,
+    SignatureVote,
     TrainingLabel,
     WebhookTarget,
     next_status,
@@ -42,9 +47,11 @@ from . import (
 )
 from .rows import (
     COMMENT_COLUMNS,
+    SIGNATURE_COLUMNS,
     api_key_from_row,
     audit_event_from_row,
     author_history_from_rows,
+    cluster_from_row,
     comment_from_row,
     delivery_from_row,
     from_ts,
@@ -54,8 +61,10 @@ from .rows import (
     queue_counts_json,
     queue_item_from_row,
     session_from_row,
+    signature_from_row,
     to_ts,
     training_label_json,
+    vote_from_row,
 )
 
 T = TypeVar("T")
@@ -244,13 +253,13 @@ class SQLiteStore:
             cur = conn.execute(
                 "INSERT INTO comments (site_id, article_id, parent_id, author_name, author_email, author_url, "
                 "author_ip, user_agent, referrer, content, content_hash, lang, signals, status, decision, reasons, "
-                "scores, model_version, revision, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+                "scores, model_version, revision, created_at, updated_at, cluster_id, minhash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
                 (
                     new.site_id, sub.article_id, sub.parent_id, sub.author_name, sub.author_email, sub.author_url,
                     sub.author_ip, sub.user_agent, sub.referrer, sub.content, new.content_hash, sub.lang,
                     json.dumps(new.signals), verdict.status.value, verdict.decision.value, reasons_json,
-                    json.dumps(verdict.scores), verdict.model_version, stamp, stamp,
+                    json.dumps(verdict.scores), verdict.model_version, stamp, stamp, new.cluster_id, new.minhash,
                 ),
             )
             comment_id = int(cur.lastrowid or 0)
@@ -306,6 +315,155 @@ class SQLiteStore:
 
         return await self._run(stats)
 
+
+    # -- campaign memory ----------------------------------------------------------------------------
+    async def campaign_version(self, site_id: str) -> int:
+        row = await self._run(
+            lambda conn: conn.execute("SELECT campaign_version FROM sites WHERE id = ?", (site_id,)).fetchone()
+        )
+        return int(row[0]) if row else 0
+
+    async def campaign_index_rows(self, site_id: str, *, after_id: int, since: datetime, limit: int) -> list[IndexEntry]:
+        def rows(conn: sqlite3.Connection) -> list[IndexEntry]:
+            found = conn.execute(
+                "SELECT id, COALESCE(cluster_id, id), minhash, created_at FROM comments WHERE site_id = ? "
+                "AND id > ? AND created_at >= ? AND minhash IS NOT NULL ORDER BY id LIMIT ?",
+                (site_id, after_id, to_ts(since), limit),
+            ).fetchall()
+            return [IndexEntry(r[0], r[1], bytes(r[2]), from_ts(r[3])) for r in found]
+
+        return await self._run(rows)
+
+    async def comment_campaign(self, site_id: str, comment_id: int) -> tuple[int, bytes | None] | None:
+        row = await self._run(
+            lambda conn: conn.execute(
+                "SELECT COALESCE(cluster_id, id), minhash FROM comments WHERE site_id = ? AND id = ?",
+                (site_id, comment_id),
+            ).fetchone()
+        )
+        return (int(row[0]), bytes(row[1]) if row[1] is not None else None) if row else None
+
+    async def record_campaign_votes(
+        self, site_id: str, comment_id: int, *, actor: str, action: str, label: str,
+        keys: Sequence[SignatureKey], now: datetime, ttl: timedelta,
+    ) -> int:
+        stamp, expires, window = to_ts(now), to_ts(now + ttl), to_ts(now - ttl)
+
+        def record(conn: sqlite3.Connection) -> int:
+            changed = 0
+            for key in keys:
+                row = conn.execute(
+                    "SELECT id, removed_at FROM campaign_signatures WHERE site_id = ? AND kind = ? AND value = ?",
+                    (site_id, key.kind, key.value),
+                ).fetchone()
+                if row is not None and row[1] is not None:
+                    continue  # removed by a moderator: not learned again
+                if row is None:
+                    if action != "reject":
+                        continue  # an approval weakens a signature; it never creates one
+                    cur = conn.execute(
+                        "INSERT INTO campaign_signatures (site_id, kind, value, minhash, created_at, updated_at, "
+                        "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (site_id, key.kind, key.value, key.minhash, stamp, stamp, expires),
+                    )
+                    signature_id = int(cur.lastrowid or 0)
+                else:
+                    signature_id = row[0]
+                added = conn.execute(
+                    "INSERT OR IGNORE INTO campaign_votes (signature_id, site_id, comment_id, actor, action, label, at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (signature_id, site_id, comment_id, actor, action, label, stamp),
+                ).rowcount
+                if not added:
+                    continue
+                conn.execute(
+                    "UPDATE campaign_signatures SET "
+                    "rejections = (SELECT COUNT(*) FROM campaign_votes v WHERE v.signature_id = campaign_signatures.id "
+                    "  AND v.action = 'reject' AND v.at > ?), "
+                    "approvals = (SELECT COUNT(*) FROM campaign_votes v WHERE v.signature_id = campaign_signatures.id "
+                    "  AND v.action = 'approve' AND v.at > ?), "
+                    "moderators = (SELECT COUNT(DISTINCT actor) FROM campaign_votes v "
+                    "  WHERE v.signature_id = campaign_signatures.id AND v.action = 'reject' AND v.at > ?), "
+                    "updated_at = ?, expires_at = CASE WHEN ? = 'reject' THEN ? ELSE expires_at END WHERE id = ?",
+                    (window, window, window, stamp, action, expires, signature_id),
+                )
+                changed += 1
+            if changed:
+                conn.execute("UPDATE sites SET campaign_version = campaign_version + 1 WHERE id = ?", (site_id,))
+            return changed
+
+        return await self._run(lambda conn: self._transaction(conn, record))
+
+    async def list_campaign_signatures(self, site_id: str, *, now: datetime) -> list[CampaignSignature]:
+        def list_(conn: sqlite3.Connection) -> list[CampaignSignature]:
+            return [signature_from_row(r) for r in conn.execute(
+                f"SELECT {SIGNATURE_COLUMNS} FROM campaign_signatures WHERE site_id = ? AND removed_at IS NULL "
+                "AND expires_at > ? ORDER BY rejections DESC, id",
+                (site_id, to_ts(now)),
+            )]
+
+        return await self._run(list_)
+
+    async def get_campaign_signature(self, site_id: str, signature_id: int) -> CampaignSignature | None:
+        row = await self._run(
+            lambda conn: conn.execute(
+                f"SELECT {SIGNATURE_COLUMNS} FROM campaign_signatures WHERE site_id = ? AND id = ?",
+                (site_id, signature_id),
+            ).fetchone()
+        )
+        return signature_from_row(row) if row else None
+
+    async def campaign_signature_votes(self, site_id: str, signature_id: int, *, limit: int) -> list[SignatureVote]:
+        def list_(conn: sqlite3.Connection) -> list[SignatureVote]:
+            return [vote_from_row(r) for r in conn.execute(
+                "SELECT comment_id, actor, action, label, at FROM campaign_votes WHERE site_id = ? "
+                "AND signature_id = ? ORDER BY id DESC LIMIT ?",
+                (site_id, signature_id, limit),
+            )]
+
+        return await self._run(list_)
+
+    async def remove_campaign_signature(self, site_id: str, signature_id: int, *, actor: str, now: datetime) -> bool:
+        def remove(conn: sqlite3.Connection) -> bool:
+            done = conn.execute(
+                "UPDATE campaign_signatures SET removed_at = ?, removed_by = ?, updated_at = ? "
+                "WHERE site_id = ? AND id = ? AND removed_at IS NULL",
+                (to_ts(now), actor, to_ts(now), site_id, signature_id),
+            ).rowcount
+            if done:
+                conn.execute("UPDATE sites SET campaign_version = campaign_version + 1 WHERE id = ?", (site_id,))
+            return bool(done)
+
+        return await self._run(lambda conn: self._transaction(conn, remove))
+
+    async def list_clusters(self, site_id: str, *, statuses: tuple[Status, ...], min_size: int,
+                            limit: int) -> list[ClusterSummary]:
+        def list_(conn: sqlite3.Connection) -> list[ClusterSummary]:
+            marks = _in_marks(statuses)
+            groups = conn.execute(
+                "SELECT COALESCE(cluster_id, id) AS cid, COUNT(*), MIN(id), MAX(id), MIN(created_at), MAX(created_at) "
+                f"FROM comments WHERE site_id = ? AND status IN ({marks}) AND minhash IS NOT NULL "
+                "GROUP BY cid HAVING COUNT(*) >= ? ORDER BY COUNT(*) DESC, cid LIMIT ?",
+                [site_id, *(s.value for s in statuses), min_size, limit],
+            ).fetchall()
+            found = []
+            for g in groups:
+                sample = conn.execute(f"SELECT {COMMENT_COLUMNS} FROM comments WHERE id = ?", (g[3],)).fetchone()
+                found.append(cluster_from_row(g, comment_from_row(sample)))
+            return found
+
+        return await self._run(list_)
+
+    async def cluster_comments(self, site_id: str, cluster_id: int, *, statuses: tuple[Status, ...],
+                               up_to_id: int, limit: int) -> list[Comment]:
+        def list_(conn: sqlite3.Connection) -> list[Comment]:
+            return [comment_from_row(r) for r in conn.execute(
+                f"SELECT {COMMENT_COLUMNS} FROM comments WHERE site_id = ? AND (cluster_id = ? OR id = ?) "
+                f"AND status IN ({_in_marks(statuses)}) AND id <= ? ORDER BY id LIMIT ?",
+                [site_id, cluster_id, cluster_id, *(s.value for s in statuses), up_to_id, limit],
+            )]
+
+        return await self._run(list_)
 
     # -- the moderator workflow: queue, decisions, reports, audit ---------------------------------
     async def list_queue(self, site_id: str, query: QueueQuery) -> QueuePage:

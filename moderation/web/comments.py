@@ -12,7 +12,7 @@ from .. import i18n
 from ..auth import require
 from ..domain import Comment, Role, Submission
 from ..errors import BadRequest, IdempotencyConflict, NotFound, ValidationFailed
-from ..keys import CLOCK, METRICS, SCORER, SETTINGS, STORE
+from ..keys import CAMPAIGNS, CLOCK, METRICS, SCORER, SETTINGS, STORE
 from ..middlewares import LOG_FIELDS
 from ..pipeline import run_checks
 from ..pipeline.checks import CheckContext
@@ -91,14 +91,18 @@ async def submit_comment(request: web.Request) -> web.Response:
         scoring_error = str(exc)
         app[METRICS].classifier_failures.inc()
 
+    memory = app[CAMPAIGNS]
+    content_normalized = normalize(submission.content)
+    campaign = await memory.observe(key.site_id, submission.content, content_normalized)
     verdict = run_checks(
         CheckContext(
             submission=submission,
-            normalized=_normalized_for_keywords(submission),
+            normalized=_normalized_for_keywords(submission, content_normalized),
             policy=policy,
             now=now,
             scoring=scoring,
             scoring_error=scoring_error,
+            campaign=campaign,
         )
     )
     new = NewComment(
@@ -107,6 +111,8 @@ async def submit_comment(request: web.Request) -> web.Response:
         verdict=verdict,
         content_hash=hashlib.sha256(submission.content.encode("utf-8")).hexdigest(),
         signals=_signals(submission, now),
+        cluster_id=campaign.cluster_id,
+        minhash=campaign.minhash_bytes,
     )
     comment, payload, replayed = await store.insert_comment(
         new,
@@ -123,6 +129,7 @@ async def submit_comment(request: web.Request) -> web.Response:
         replay=replayed,
     )
     if not replayed:
+        memory.remember(key.site_id, comment.id, campaign, comment.created_at)
         metrics = app[METRICS]
         metrics.decisions.labels(decision=comment.decision.value).inc()
         for reason in comment.reasons:
@@ -133,10 +140,11 @@ async def submit_comment(request: web.Request) -> web.Response:
     return web.json_response(payload, status=201, headers=headers)
 
 
-def _normalized_for_keywords(submission: Submission) -> str:
+def _normalized_for_keywords(submission: Submission, content_normalized: str | None = None) -> str:
     # WordPress matches its keyword lists against name, URL and content alike.
-    parts = [submission.content, submission.author_name, submission.author_url or ""]
-    return " \n ".join(normalize(p) for p in parts if p)
+    content = normalize(submission.content) if content_normalized is None else content_normalized
+    others = [normalize(p) for p in (submission.author_name, submission.author_url) if p]
+    return " \n ".join([p for p in (content, *others) if p])
 
 
 def _signals(submission: Submission, now: Any) -> dict[str, Any]:

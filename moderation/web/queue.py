@@ -11,6 +11,7 @@ import hashlib
 import json
 from typing import Any
 
+import structlog
 from aiohttp import web
 
 from ..auth import require
@@ -22,7 +23,7 @@ from ..errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from ..keys import CLOCK, METRICS, STORE
+from ..keys import CAMPAIGNS, CLOCK, METRICS, STORE
 from ..middlewares import LOG_FIELDS
 from ..store import (
     REASON_KINDS,
@@ -38,6 +39,7 @@ from ..validation import MAX_DB_INT, parse_id, parse_json, text_problem
 from ..webhooks import new_secret, validate_webhook_url, wake_dispatcher
 from .body import read_json
 
+log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
 
 MAX_PAGE = 100
@@ -243,7 +245,15 @@ def parse_decision(raw: Any, comment_id: int | None = None) -> ModeratorDecision
 
 async def apply_decision(app: web.Application, key: ApiKey, decision: ModeratorDecision) -> DecisionOutcome:
     """Decide in one transaction, then count it and wake the webhook dispatcher."""
-    outcome = await app[STORE].decide(key.site_id, decision, actor=f"key:{key.id}", now=app[CLOCK]())
+    actor = f"key:{key.id}"
+    outcome = await app[STORE].decide(key.site_id, decision, actor=actor, now=app[CLOCK]())
+    # After the commit, as its own step: the campaign memory learns from the decision. A failure there
+    # loses only these votes (the decision stands), so it is logged, not raised.
+    try:
+        await app[CAMPAIGNS].learn(key.site_id, outcome.comment.id, outcome.comment.content,
+                                   action=decision.action.value, label=decision.label, actor=actor)
+    except Exception as exc:  # noqa: BLE001
+        log.error("campaign_learn_failed", comment_id=outcome.comment.id, error=repr(exc))
     record_metrics(app, decision, outcome)
     if outcome.webhook_queued:
         wake_dispatcher(app)

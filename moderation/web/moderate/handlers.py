@@ -12,13 +12,14 @@ from multidict import MultiDictProxy
 
 from ... import i18n
 from ...auth import authenticate
-from ...domain import Role
+from ...domain import Role, Status
 from ...errors import Forbidden, ModerationError, StaleRevision, Unauthorized
 from ...keys import STORE
 from ...middlewares import LOG_FIELDS
-from ...store import ModeratorAction, ModeratorDecision, QueueOrder
+from ...store import AuthorHistory, ModeratorAction, ModeratorDecision, QueueItem, QueueOrder
 from ...validation import parse_id
 from ..body import read_form
+from ..campaigns import decide_cluster_comments
 from ..queue import apply_decision, encode_cursor, queue_query_from
 from .render import item_view
 from .sessions import (
@@ -232,3 +233,49 @@ async def decide_from_page(request: web.Request) -> web.Response:
         back, **{k: v or None for k, v in outcome.items()}, none=1 if not decisions else None,
         pos=position if position.isascii() and position.isdigit() and len(position) <= 9 else None,
     ))
+
+
+# -- the queue by cluster ------------------------------------------------------------------------------------
+
+
+@routes.get("/moderate/clusters")
+async def clusters_page(request: web.Request) -> web.Response:
+    """Held near-copies grouped, largest group first, each with one button for the whole group."""
+    session = await require_session(request)
+    site = session.api_key.site_id
+    store = request.app[STORE]
+    lang = page_language(request)
+    clusters = await store.list_clusters(site, statuses=(Status.HELD,), min_size=2, limit=50)
+    views = []
+    for c in clusters:
+        sample = QueueItem(c.sample, max(c.sample.scores.values(), default=0.0), (), 0, {}, {}, AuthorHistory())
+        views.append({"cluster_id": c.cluster_id, "count": c.count, "first_id": c.first_id, "last_id": c.last_id,
+                      "sample": item_view(sample, lang)})
+    context = {"session": session, "csrf": session.csrf_token, "clusters": views,
+               "counts": await store.queue_counts(site), "notices": _notices(request)}
+    return render("moderate_clusters.html", request, context)
+
+
+@routes.post("/moderate/clusters/decide")
+async def decide_cluster_from_page(request: web.Request) -> web.Response:
+    session = await require_session(request)
+    form = await read_form(request)
+    check_csrf(session.csrf_token, form.get("csrf"))
+    button = form.get("button")
+    raw_cluster, _, raw_up_to = str(form.get("cluster", "")).partition(":")
+    cluster_id, up_to = parse_id(raw_cluster), parse_id(raw_up_to)
+    outcome = {"done": 0, "stale": 0, "failed": 0}
+    if button in ("approve", "spam") and cluster_id is not None and up_to is not None:
+        action, label = BUTTONS[str(button)]
+        try:
+            results = await decide_cluster_comments(request.app, session.api_key, cluster_id,
+                                                    up_to_id=up_to, action=action, label=label, note=None)
+        except ModerationError:  # no held comment of this site in that cluster
+            results, outcome["failed"] = [], 1
+        for r in results:
+            outcome["done" if r["ok"] else ("stale" if r.get("http_status") == 409 else "failed")] += 1
+    else:
+        outcome["failed"] = 1
+    request[LOG_FIELDS].update(**{f"decisions_{k}": v for k, v in outcome.items()})
+    query = {k: v for k, v in outcome.items() if v}
+    raise web.HTTPSeeOther("/moderate/clusters" + ("?" + urlencode(query) if query else "?none=1"))

@@ -24,13 +24,13 @@ REASON_LABELS = {
         "honeypot": "Bot trap filled in", "too_fast": "Sent too fast", "policy.disallowed_key": "Disallowed word",
         "policy.moderation_key": "Word needing review", "policy.links": "Too many links",
         "policy.hold_all": "Site holds everything", "classifier_unavailable": "Not scored",
-        "spam": "Spam", "toxic": "Toxic",
+        "spam": "Spam", "toxic": "Toxic", "campaign": "Known campaign",
     },
     "id": {
         "honeypot": "Jebakan bot terisi", "too_fast": "Dikirim terlalu cepat", "policy.disallowed_key": "Kata terlarang",
         "policy.moderation_key": "Kata perlu ditinjau", "policy.links": "Terlalu banyak tautan",
         "policy.hold_all": "Situs menahan semua", "classifier_unavailable": "Tidak dinilai",
-        "spam": "Spam", "toxic": "Kasar",
+        "spam": "Spam", "toxic": "Kasar", "campaign": "Kampanye dikenal",
     },
 }
 
