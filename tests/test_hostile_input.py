@@ -115,6 +115,12 @@ async def test_json_nested_100000_deep_is_400_everywhere(api: Api) -> None:
         assert (await resp.json())["error"]["code"] == "malformed_json"
     resp = await post_raw_json(api, f"/v1alpha1/comments:analyze?key={site}", '{"comment": ' + deep + "}", site)
     assert resp.status == 400
+    # Unterminated strings full of escaped quotes: refused, not scanned quadratically.
+    resp = await post_raw_json(api, "/v1/comments", '{"content": "' + 'a\\"' * 60_000, site)
+    assert resp.status == 400
+    # 900 levels parse in the C decoder, but are still refused past the bound of 32.
+    resp = await post_raw_json(api, "/v1/comments", "[" * 900 + "]" * 900, site)
+    assert resp.status == 400
     deep_object = '{"a":' * 50 + "1" + "}" * 50
     resp = await post_raw_json(api, "/v1/comments", deep_object, site)
     assert resp.status == 400
