@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -9,10 +11,22 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from .campaigns import CampaignMemory
-from .keys import CAMPAIGNS, CLOCK, EXECUTOR, METRICS, SCORER, SETTINGS, STORE, WEBHOOK_CONFIG
+from .keys import (
+    CAMPAIGNS,
+    CLOCK,
+    EXECUTOR,
+    METRICS,
+    SCORER,
+    SETTINGS,
+    SITE_LEARNER,
+    SITE_MODEL_CONFIG,
+    STORE,
+    WEBHOOK_CONFIG,
+)
 from .metrics import Metrics
 from .middlewares import error_middleware, request_context
 from .pipeline.scoring import Scorer
+from .pipeline.site_model import SiteLearner, SiteModelConfig
 from .settings import Settings
 from .store import open_store
 from .web import (
@@ -48,6 +62,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_campaigns_ctx)
     app.cleanup_ctx.append(_models_ctx)
+    # Tests may replace the config before the app starts (e.g. fewer labels before a head counts).
+    app[SITE_MODEL_CONFIG] = SiteModelConfig()
+    app.cleanup_ctx.append(_site_learner_ctx)
     app.cleanup_ctx.append(admin.reload_on_sighup)
     # Tests may replace the config before the app starts, to retry in milliseconds.
     app[WEBHOOK_CONFIG] = DeliveryConfig(timeout=settings.webhook_timeout_seconds)
@@ -95,3 +112,17 @@ async def _models_ctx(app: web.Application) -> AsyncIterator[None]:
     app[SCORER] = scorer
     app[METRICS].set_model(scorer.version)
     yield
+
+
+async def _site_learner_ctx(app: web.Application) -> AsyncIterator[None]:
+    # The heads are rebuilt from the label table in the background; until then scoring uses the shared
+    # model alone, so start-up is not delayed by a long replay.
+    learner = SiteLearner(app[STORE], app[SCORER], app[SITE_MODEL_CONFIG])
+    app[SITE_LEARNER] = learner
+    learner.notify()
+    task = asyncio.get_running_loop().create_task(learner.run(), name="site-learner")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    learner.close()

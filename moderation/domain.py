@@ -57,6 +57,8 @@ class Evidence:
     explanation: tuple[dict[str, Any], ...] = ()
     # Structured evidence a check wants moderators to see (the campaign check: cluster and signatures).
     details: dict[str, Any] | None = None
+    # When this site's online head moved the score: {"labels", "global_score", "weight", ...}.
+    site_model: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"code": self.code, "message": self.message, "source": self.source}
@@ -68,6 +70,8 @@ class Evidence:
             out["explanation"] = list(self.explanation)
         if self.details is not None:
             out["details"] = self.details
+        if self.site_model:
+            out["site_model"] = dict(self.site_model)
         return out
 
     @classmethod
@@ -80,6 +84,7 @@ class Evidence:
             threshold=raw.get("threshold"),
             explanation=tuple(raw.get("explanation", ())),
             details=raw.get("details"),
+            site_model=raw.get("site_model"),
         )
 
 

@@ -11,6 +11,7 @@ from aiohttp import web
 from .campaigns import CampaignMemory
 from .metrics import Metrics
 from .pipeline.scoring import Scorer
+from .pipeline.site_model import SiteLearner, SiteModelConfig
 from .settings import Settings
 from .store import Store
 from .webhooks import DeliveryConfig, WebhookDispatcher
@@ -31,3 +32,7 @@ OPENAPI = web.AppKey("openapi", bytes)
 
 # The per-site campaign memory: near-duplicate clusters and signatures learned from moderators.
 CAMPAIGNS = web.AppKey("campaigns", CampaignMemory)
+
+# The online per-site heads learnt from moderator decisions (pipeline/site_model.py) and their settings.
+SITE_MODEL_CONFIG = web.AppKey("site_model_config", SiteModelConfig)
+SITE_LEARNER = web.AppKey("site_learner", SiteLearner)

@@ -32,6 +32,7 @@ Check = Callable[[CheckContext], Evidence | None]
 
 # Heads whose score holds a comment by default; others only when the policy gives a threshold.
 DEFAULT_HELD_HEADS = ("spam", "toxic")
+SITE_MODEL_VISIBLE_CHANGE = 0.01  # smaller moves by the site's online head are not worth a sentence
 HEAD_MESSAGES = {
     "spam": "Looks like spam or gambling promotion",
     "toxic": "Looks insulting, abusive or hateful",
@@ -113,14 +114,23 @@ def classifier_scores(ctx: CheckContext) -> list[Evidence]:
         if threshold is None or score < threshold:
             continue
         label = HEAD_MESSAGES.get(head, f"High {head.replace('_', ' ')} score")
+        message = f"{label} (score {score:.2f} ≥ {threshold:.2f})."
+        site = ctx.scoring.site.get(head)
+        site_model = None
+        if site is not None and abs(score - site["global_score"]) >= SITE_MODEL_VISIBLE_CHANGE:
+            # Say so when this site's own decisions, not the shared model alone, put the comment here.
+            site_model = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in site.items() if k != "score"}
+            message += (f" This site's moderators' {site['labels']} decisions moved it from "
+                        f"{site['global_score']:.2f}.")
         found.append(
             Evidence(
                 head,
-                f"{label} (score {score:.2f} ≥ {threshold:.2f}).",
+                message,
                 f"model:{ctx.scoring.version}",
                 score=score,
                 threshold=threshold,
                 explanation=tuple(ctx.scoring.explanations.get(head, ())),
+                site_model=site_model,
             )
         )
     return found

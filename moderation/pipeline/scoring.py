@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from ..model import LoadedModel, ModelError, load_model
+from .site_model import SiteModel
 
 log = structlog.get_logger(__name__)
 
@@ -31,6 +32,8 @@ class ScoringResult:
     version: str
     thresholds: dict[str, float]
     explanations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Heads this site's online head moved: shared score, labels behind it, blend weight (site_model.py).
+    site: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class Scorer:
@@ -78,8 +81,9 @@ class Scorer:
     def version(self) -> str | None:
         return self.current.version if self.current else None
 
-    async def score(self, text: str, hold_thresholds: dict[str, float], *, timeout: float | None = None) -> ScoringResult:
-        """Scores for every head, plus explanations for the heads that reach their threshold.
+    async def score(self, text: str, hold_thresholds: dict[str, float], *, timeout: float | None = None,
+                    site: SiteModel | None = None) -> ScoringResult:
+        """Scores for every head (blended with the site's online head if given), plus explanations.
 
         Past ``timeout`` seconds the comment is not waited for: the caller holds it instead (fail closed).
         """
@@ -88,7 +92,7 @@ class Scorer:
             raise ScoringUnavailable(self.load_error or "no model loaded")
         loop = asyncio.get_running_loop()
         try:
-            future = loop.run_in_executor(self.executor, _score_sync, loaded, text, hold_thresholds)
+            future = loop.run_in_executor(self.executor, _score_sync, loaded, text, hold_thresholds, site)
             return await asyncio.wait_for(future, timeout)
         except asyncio.TimeoutError:
             log.error("model_timeout", timeout_s=timeout, model_version=loaded.version)
@@ -98,12 +102,22 @@ class Scorer:
             raise ScoringUnavailable(repr(exc)) from exc
 
 
-def _score_sync(loaded: LoadedModel, text: str, hold_thresholds: dict[str, float]) -> ScoringResult:
+def _score_sync(loaded: LoadedModel, text: str, hold_thresholds: dict[str, float],
+                site: SiteModel | None = None) -> ScoringResult:
     scores = {head: float(p) for head, p in loaded.model.predict_scores([text])[0].items()}
+    adjusted: dict[str, dict[str, Any]] = {}
+    if site is not None:
+        try:
+            adjusted = site.adjust(loaded, text, scores)
+        except Exception as exc:  # noqa: BLE001 - a broken site head falls back to the shared score
+            log.error("site_model_failed", error=repr(exc), site_id=site.site_id)
+        for head, info in adjusted.items():
+            scores[head] = info["score"]
     thresholds = {**loaded.thresholds, **hold_thresholds}
     explanations = {
         head: loaded.model.explain(text, head, EXPLAIN_TOP_K)
         for head, score in scores.items()
         if head in thresholds and score >= thresholds[head]
     }
-    return ScoringResult(scores=scores, version=loaded.version, thresholds=thresholds, explanations=explanations)
+    return ScoringResult(scores=scores, version=loaded.version, thresholds=thresholds, explanations=explanations,
+                         site=adjusted)

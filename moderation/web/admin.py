@@ -12,7 +12,7 @@ from aiohttp import web
 from ..auth import require
 from ..domain import Role
 from ..errors import ServiceUnavailable
-from ..keys import METRICS, SCORER, SETTINGS, STORE
+from ..keys import METRICS, SCORER, SETTINGS, SITE_LEARNER, STORE
 from ..middlewares import LOG_FIELDS
 from ..model import ModelError
 from ..registry import list_versions
@@ -41,6 +41,7 @@ async def reload_models(request: web.Request) -> web.Response:
         raise ServiceUnavailable(f"Model not reloaded, still serving {scorer.version}: {exc}",
                                  code="model_reload_failed") from None
     request.app[METRICS].set_model(version)
+    request.app[SITE_LEARNER].notify()  # fresh site heads for the new version, replayed from the labels
     request[LOG_FIELDS].update(model_version=version, previous_model_version=previous)
     return web.json_response({"previous": previous, "version": version})
 
@@ -64,6 +65,7 @@ async def reload_on_sighup(app: web.Application) -> AsyncIterator[None]:
         try:
             previous, version = await app[SCORER].reload()
             app[METRICS].set_model(version)
+            app[SITE_LEARNER].notify()
         except ModelError as exc:
             log.error("model_reload_failed", error=str(exc), serving=app[SCORER].version)
 

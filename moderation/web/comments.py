@@ -12,7 +12,7 @@ from .. import i18n
 from ..auth import require
 from ..domain import Comment, Role, Submission
 from ..errors import BadRequest, IdempotencyConflict, NotFound, ValidationFailed
-from ..keys import CAMPAIGNS, CLOCK, METRICS, SCORER, SETTINGS, STORE
+from ..keys import CAMPAIGNS, CLOCK, METRICS, SCORER, SETTINGS, SITE_LEARNER, STORE
 from ..middlewares import LOG_FIELDS
 from ..pipeline import run_checks
 from ..pipeline.checks import CheckContext
@@ -85,7 +85,8 @@ async def submit_comment(request: web.Request) -> web.Response:
     scoring_error: str | None = None
     try:
         scoring = await app[SCORER].score(
-            submission.content, dict(policy.thresholds), timeout=policy.classifier_timeout_seconds
+            submission.content, dict(policy.thresholds), timeout=policy.classifier_timeout_seconds,
+            site=app[SITE_LEARNER].for_site(key.site_id),
         )
     except ScoringUnavailable as exc:
         scoring_error = str(exc)

@@ -23,7 +23,7 @@ from ..errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from ..keys import CAMPAIGNS, CLOCK, METRICS, STORE
+from ..keys import CAMPAIGNS, CLOCK, METRICS, SITE_LEARNER, STORE
 from ..middlewares import LOG_FIELDS
 from ..store import (
     REASON_KINDS,
@@ -255,6 +255,7 @@ async def apply_decision(app: web.Application, key: ApiKey, decision: ModeratorD
     except Exception as exc:  # noqa: BLE001
         log.error("campaign_learn_failed", comment_id=outcome.comment.id, error=repr(exc))
     record_metrics(app, decision, outcome)
+    app[SITE_LEARNER].notify()  # the site's online head learns the new label off the request path
     if outcome.webhook_queued:
         wake_dispatcher(app)
     return outcome
