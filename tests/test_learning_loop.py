@@ -66,7 +66,9 @@ def test_time_split_keeps_the_newest_for_the_gate() -> None:
 
 def test_candidate_that_learned_the_site_is_promoted(tmp_path: Path) -> None:
     models = base_models(tmp_path)
-    report = retrain(public_splits(), site_rows(200), models, config=GateConfig(public_tolerance=0.2),
+    # The tiny shared model has no features for the site's slang: only training the labels in can help.
+    report = retrain(public_splits(), site_rows(200), models,
+                     config=GateConfig(public_tolerance=0.2, site_weight=25.0),
                      version="2026.02.01-cand", progress=False)
     assert report["decision"] == "promote", report["reasons"]
     site = report["site_holdout"]
@@ -85,10 +87,44 @@ def test_worse_candidate_is_refused(tmp_path: Path) -> None:
     # Labels that contradict each other over time: what it learns from the old ones fails on the new ones.
     rows = site_rows(200)
     noisy = [dict(r, label="ham", labels={"spam": 0, "toxic": 1 - r["labels"]["toxic"]}) for r in rows[:150]]
-    report = retrain(public_splits(), noisy + rows[150:], models, version="2026.02.01-bad", progress=False)
+    report = retrain(public_splits(), noisy + rows[150:], models, config=GateConfig(site_weight=25.0),
+                     version="2026.02.01-bad", progress=False)
     assert report["decision"] == "refuse"
     assert any("site holdout" in reason for reason in report["reasons"])
     assert [v.gate["decision"] for v in list_versions(models) if v.gate] == ["refuse"]
+
+
+def test_site_thresholds_move_only_within_the_band_and_only_with_enough_labels(tmp_path: Path) -> None:
+    from moderation.model import load_model
+    from training.retrain import _site_record, tune_site_thresholds
+
+    model = load_model(base_models(tmp_path)).model
+    public = {"spam": 0.5, "toxic": 0.5}
+    site = [_site_record(r, model.heads) for r in site_rows(200)]
+    config = GateConfig()
+    tuned, why = tune_site_thresholds(model, public, site, config)
+    # The tiny model scores the site's slang insults low: F1 wants a far lower threshold than the floor allows.
+    assert tuned["toxic"] == round(public["toxic"] - config.site_threshold_band, 3)
+    assert "best F1" in why["toxic"]
+    assert tuned["spam"] == public["spam"] and "kept the public threshold" in why["spam"]  # no spam positives
+    few, why = tune_site_thresholds(model, public, site[:30], config)
+    assert few == public and "need 50" in why["toxic"]
+    wide, _ = tune_site_thresholds(model, public, site, replace(config, site_threshold_band=0.45))
+    assert public["toxic"] - 0.45 <= wide["toxic"] < tuned["toxic"]
+
+
+def test_gate_refuses_a_worse_model_even_with_site_tuned_thresholds(tmp_path: Path) -> None:
+    models = base_models(tmp_path)
+    good = public_splits()
+    # A candidate trained on swapped public labels: worse everywhere, whatever its thresholds.
+    swapped = [record(r.text, r.labels["toxic"], r.labels["spam"]) for r in good.train]
+    bad = PublicSplits(train=swapped, val=good.val, test=good.test, sources=good.sources)
+    report = retrain(bad, site_rows(200), models, version="2026.02.01-worse", progress=False)
+    assert report["decision"] == "refuse"
+    assert any(r.startswith("public test") and "fell" in r for r in report["reasons"])
+    assert "toxic" in report["site_thresholds"]["why"]
+    assert set(report["site_head"]["current"]) == {"toxic"}  # the served view: model + online site head
+    assert (models / "CURRENT").read_text().strip() == "2026.01.01-base"
 
 
 async def test_end_to_end_decisions_export_retrain_promote_reload(make_api: MakeApi, settings: Settings,
@@ -128,7 +164,8 @@ async def test_end_to_end_decisions_export_retrain_promote_reload(make_api: Make
     assert n == len(rows) > 60
     assert "example.com" not in labels_file.read_text()  # no e-mails in training rows
 
-    report = retrain(public_splits(), rows, models, config=GateConfig(public_tolerance=0.2, holdout_fraction=0.3),
+    report = retrain(public_splits(), rows, models,
+                     config=GateConfig(public_tolerance=0.2, holdout_fraction=0.3, site_weight=25.0),
                      version="2026.03.01-site", progress=False)
     assert report["decision"] == "promote", report["reasons"]
     promote(models, "latest")

@@ -1,4 +1,4 @@
-"""CLI: ``python -m training train|evaluate|export-labels|retrain|convert ...`` (explicit paths only)."""
+"""CLI: ``python -m training train|evaluate|export-labels|retrain|learning-curve|convert ...`` (explicit paths only)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--out", type=Path, required=True, help="models directory (the candidate is added, not made current)")
     r.add_argument("--report", type=Path, default=None, help="gate report directory (default <out>/<version>/gate)")
     r.add_argument("--version", default=None)
-    r.add_argument("--site-weight", type=float, default=25.0, help="weight of one site label vs one public row")
+    r.add_argument("--site-weight", type=float, default=0.0,
+                   help="weight of one site label vs one public row in the shared model (default 0: the labels "
+                        "tune thresholds, judge the candidate and train the online site head)")
+    r.add_argument("--site-threshold-band", type=float, default=0.1,
+                   help="site-tuned thresholds stay within this of the public-data ones")
+    r.add_argument("--site-threshold-min-labels", type=int, default=50,
+                   help="site labels a head needs before its threshold is tuned on them (0: never)")
     r.add_argument("--holdout-fraction", type=float, default=0.25, help="newest share of site labels kept for the gate")
     r.add_argument("--public-tolerance", type=float, default=0.01, help="max PR-AUC loss per head on public test")
     r.add_argument("--min-site-gain", type=float, default=0.01, help="min mean-F1 gain on the site holdout")
@@ -41,6 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--models", type=Path, required=True, help="models directory")
     c.add_argument("--from", dest="old", required=True, help="the format 1 version to read")
     c.add_argument("--to", dest="new", required=True, help="the new version to write (CURRENT is not moved)")
+    lc = sub.add_parser("learning-curve", help="AUC on a simulated site's newest labels vs the number of site labels")
+    lc.add_argument("--data-root", type=Path, required=True)
+    lc.add_argument("--out", type=Path, required=True, help="directory for learning_curve.json and .png")
+    lc.add_argument("--site-source", default="toxicity-id-netifier", help="public source held out to play the site")
+    lc.add_argument("--orders", type=int, default=3, help="random label orders for the site head (cheap)")
+    lc.add_argument("--retrain-orders", type=int, default=1, help="orders for the retrain baselines (a fit per point)")
+    lc.add_argument("--eval-size", type=int, default=1000, help="newest site labels every point is measured on")
     args = ap.parse_args(argv)
     if args.cmd == "convert":
         from .convert import convert_joblib_version
@@ -48,6 +61,14 @@ def main(argv: list[str] | None = None) -> int:
         version = convert_joblib_version(args.models.resolve(), args.old, args.new)
         print(f"wrote model version {version} (model_format 2) from {args.old}; promote it with "
               f"`moderation models promote {version}`")
+        return 0
+    if args.cmd == "learning-curve":
+        from .learning_curve import learning_curve
+
+        rep = learning_curve(args.data_root.resolve(), args.out.resolve(), site_source=args.site_source,
+                             orders=args.orders, retrain_orders=args.retrain_orders, eval_size=args.eval_size)
+        print(json.dumps({m: [(p["n_site_labels"], p["auc_mean"]) for p in v] for m, v in rep["curves"].items()}))
+        print(f"written to {args.out}/learning_curve.json and learning_curve.png")
         return 0
     if args.cmd == "export-labels":
         from .site_labels import export_labels
@@ -82,7 +103,8 @@ def _retrain(args: argparse.Namespace) -> int:
 
     config = GateConfig(site_weight=args.site_weight, holdout_fraction=args.holdout_fraction,
                         public_tolerance=args.public_tolerance, min_site_gain=args.min_site_gain,
-                        target_false_hold=args.target_false_hold)
+                        target_false_hold=args.target_false_hold, site_threshold_band=args.site_threshold_band,
+                        site_threshold_min_labels=args.site_threshold_min_labels)
     rows = read_label_file(args.labels.resolve())
     public = public_splits(args.data_root.resolve())
     out = args.out.resolve()

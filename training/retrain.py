@@ -33,8 +33,11 @@ SITE_HEADS = ("spam", "toxic")
 
 @dataclass(frozen=True)
 class GateConfig:
-    # Site labels count this many times a public row, so a few hundred of them move the model.
-    site_weight: float = 25.0
+    # Weight of one site label against one public row when they are trained into the shared model.
+    # 0 by default: the learning curve (docs/retraining.md) shows heavy re-weighting makes the model worse
+    # on the site's newest labels, while the online per-site head (moderation/pipeline/site_model.py) learns
+    # them within a request; the labels are used here to tune thresholds and to judge the candidate.
+    site_weight: float = 0.0
     # Newest share of the site's labels kept out of training to judge the candidate.
     holdout_fraction: float = 0.25
     # The candidate may lose at most this much PR-AUC per head on the public test split.
@@ -46,6 +49,12 @@ class GateConfig:
     # When set, re-tune spam/toxic thresholds so that at most this share of the site's (training-period)
     # ham comments would be held.
     target_false_hold: float | None = None
+    # Thresholds tuned for F1 on the site's training-period labels, within ± this of the public-data
+    # threshold (a floor and a ceiling, so a few odd labels cannot open or shut the gate on everything)...
+    site_threshold_band: float = 0.1
+    # ...and only for a head with this many site labels, this many of each class (0 turns tuning off).
+    site_threshold_min_labels: int = 50
+    site_threshold_min_per_class: int = 10
 
 
 @dataclass
@@ -114,6 +123,72 @@ def retune_thresholds(model: TextModel, thresholds: dict[str, float], ham: Seque
             q = float(np.quantile(P[:, model.heads.index(h)], 1 - target))
             tuned[h] = round(float(np.clip(q + 1e-6, 0.3, 0.99)), 3)
     return tuned
+
+
+def tune_site_thresholds(model: TextModel, thresholds: dict[str, float], site: Sequence[Record],
+                         config: GateConfig) -> tuple[dict[str, float], dict[str, str]]:
+    """Spam/toxic thresholds with the best F1 on the site's own labels, kept within the band around the public ones.
+
+    Returns the thresholds and, per head, why (tuned, or why not).
+    """
+    tuned, why = dict(thresholds), {}
+    if config.site_threshold_min_labels <= 0:
+        return tuned, {h: "site threshold tuning off" for h in SITE_HEADS}
+    P = _score(model, [r.text for r in site]) if site else np.zeros((0, len(model.heads)))
+    for h in SITE_HEADS:
+        if h not in model.heads:
+            continue
+        idx = [i for i, r in enumerate(site) if r.labels.get(h) is not None]
+        y = np.array([int(site[i].labels[h]) for i in idx])
+        pos = int(y.sum())
+        if len(idx) < config.site_threshold_min_labels or min(pos, len(y) - pos) < config.site_threshold_min_per_class:
+            why[h] = (f"kept the public threshold: {len(idx)} site labels ({pos} positive), need "
+                      f"{config.site_threshold_min_labels} with {config.site_threshold_min_per_class} of each class")
+            continue
+        p = P[idx, model.heads.index(h)]
+        public = thresholds.get(h, 0.5)
+        lo = max(0.05, public - config.site_threshold_band)
+        hi = min(0.99, public + config.site_threshold_band)
+        grid = np.round(np.arange(lo, hi + 1e-9, 0.01), 3)
+        f1 = [2 * int(((p >= t) & (y == 1)).sum()) / max(1, int((p >= t).sum()) + pos) for t in grid]
+        best = float(grid[int(np.argmax(f1))])
+        tuned[h] = best
+        why[h] = (f"best F1 {max(f1):.3f} on {len(idx)} site labels at {best:.2f} "
+                  f"(allowed {lo:.2f}–{hi:.2f} around the public {public:.2f})")
+    return tuned, why
+
+
+def site_head_metrics(loaded: LoadedModel, site_train_rows: Sequence[dict[str, Any]],
+                      holdout: Sequence[Record]) -> dict[str, Any]:
+    """ROC-AUC per head on the holdout with the service's online site head fed the training-period labels.
+
+    This is what the site would be served once the model is live and the head is replayed.
+    """
+    from moderation.pipeline.site_model import SiteModelConfig, SiteModels
+
+    models = SiteModels(loaded, SiteModelConfig())
+    models.learn_rows([{"id": i + 1, "site_id": "site", "text": r["text"], "label": r.get("label"),
+                        "source": "moderator", "decided_at": r.get("decided_at") or ""}
+                       for i, r in enumerate(site_train_rows)])
+    texts = [r.text for r in holdout]
+    base = loaded.model.predict_scores(texts) if texts else []
+    site = models.sites.get("site")
+    served = [dict(s) for s in base]
+    if site is not None:
+        for i, text in enumerate(texts):
+            for h, info in site.adjust(loaded, text, base[i]).items():
+                served[i][h] = info["score"]
+    out: dict[str, Any] = {}
+    for h in SITE_HEADS:
+        idx = [i for i, r in enumerate(holdout) if r.labels.get(h) is not None]
+        y = [int(holdout[i].labels[h]) for i in idx]
+        if h not in loaded.model.heads or not idx or sum(y) in (0, len(y)):
+            continue
+        from sklearn.metrics import roc_auc_score
+
+        out[h] = {"roc_auc": round(float(roc_auc_score(y, [base[i][h] for i in idx])), 4),
+                  "roc_auc_with_site_head": round(float(roc_auc_score(y, [served[i][h] for i in idx])), 4)}
+    return out
 
 
 def gate(current: LoadedModel, candidate: TextModel, candidate_thresholds: dict[str, float],
@@ -201,21 +276,34 @@ def retrain(public: PublicSplits, site_rows: Sequence[dict[str, Any]], models_di
     holdout_norms = {r.norm for r in holdout}
     site_train = [r for r in (_site_record(r, heads) for r in site_train_rows) if r.norm not in holdout_norms]
 
-    train_rows = list(public.train) + site_train
-    weights = [r.weight for r in public.train] + [config.site_weight] * len(site_train)
+    # Heavy re-weighting is not the default any more (see GateConfig.site_weight); 0 leaves site rows out.
+    weighted_site = site_train if config.site_weight > 0 else []
+    train_rows = list(public.train) + weighted_site
+    weights = [r.weight for r in public.train] + [config.site_weight] * len(weighted_site)
     labels = {h: [r.labels.get(h) for r in train_rows] for h in heads}
     candidate = fit_text_model([r.text for r in train_rows], labels, sample_weight=weights, seed=SEED,
                                calib_folds=0, progress=progress)
     val_X = candidate.transform([r.text for r in public.val])
     calibrate(candidate, None, labels_of(public.val, candidate.heads), X=val_X)
     thresholds, _why = choose_thresholds(candidate, public.val, candidate.proba(val_X))
+    # The site's labels first as the threshold set (the holdout is never used to tune, only to judge).
+    thresholds, site_threshold_why = tune_site_thresholds(candidate, thresholds, site_train, config)
     if config.target_false_hold is not None:
         ham = [r for r in site_train if r.labels.get("spam") == 0 and r.labels.get("toxic") == 0]
         thresholds = retune_thresholds(candidate, thresholds, ham, config.target_false_hold)
 
     report = gate(current, candidate, thresholds, public.test, holdout, config)
-    candidate.info.update({"site_labels": {"train": len(site_train), "holdout": len(holdout),
-                                           "weight": config.site_weight}, "base_model": current.version})
+    report["site_thresholds"] = {"thresholds": {h: thresholds[h] for h in SITE_HEADS if h in thresholds},
+                                 "why": site_threshold_why}
+    candidate_loaded = LoadedModel(version="candidate", model=candidate, thresholds=thresholds, manifest={})
+    report["site_head"] = {"current": site_head_metrics(current, site_train_rows, holdout),
+                           "candidate": site_head_metrics(candidate_loaded, site_train_rows, holdout)}
+    site_info: dict[str, Any] = {"train": len(site_train), "holdout": len(holdout), "weight": config.site_weight,
+                                 "trained_on": len(weighted_site)}
+    if weighted_site:
+        # The online site heads of this model replay only labels decided after these (no double counting).
+        site_info["trained_until"] = max(r.get("decided_at") or "" for r in site_train_rows)
+    candidate.info.update({"site_labels": site_info, "base_model": current.version})
     version = write_model(candidate, models_dir, version=version, thresholds=thresholds,
                           metrics={"gate": {k: v for k, v in report.items() if not k.startswith("_")}},
                           sources=public.sources + [{"name": "site-labels", "rows": len(site_rows),
@@ -253,6 +341,15 @@ def write_gate_report(report: dict[str, Any], out: Path) -> None:
             for head, m in report[part][who].items():
                 lines.append(f"| {head} | {who} | {m['precision']} | {m['recall']} | {m['f1']} | "
                              f"{m.get('pr_auc', '–')} | {m['threshold']} |")
+    if report.get("site_thresholds"):
+        lines += ["", "## thresholds from the site's training-period labels", ""]
+        lines += [f"- {h}: {why}" for h, why in report["site_thresholds"]["why"].items()]
+    if report.get("site_head"):
+        lines += ["", "## site holdout ROC-AUC, alone and with the online site head replayed (as served)", "",
+                  "| head | model | ROC-AUC | with site head |", "|---|---|---|---|"]
+        for who, heads in report["site_head"].items():
+            for head, m in heads.items():
+                lines.append(f"| {head} | {who} | {m['roc_auc']} | {m['roc_auc_with_site_head']} |")
     for head, pr in curves.items():
         png = out / f"site_{head}_pr.png"
         _pr_png(png, f"site holdout: {head}", pr, {})

@@ -62,7 +62,7 @@ class SiteModelConfig:
     min_per_class: int = 5  # ... with at least this many of each class (rejections and approvals)
     half_weight_labels: int = 30  # λ = 1/2 at this many labels
     max_shift: float = 6.0  # the site head moves a score by at most this many logits, either way
-    learning_rate: float = 0.5  # AdaGrad step
+    learning_rate: float = 0.2  # AdaGrad step (chosen on the learning curve's tuning order, docs/retraining.md)
     l2: float = 1e-4  # shrinks the site's weights towards "trust the shared model"
     batch: int = 256  # labels read and learnt per step when rebuilding or following the table
     poll_seconds: float = 5.0  # other replicas' decisions are picked up at least this often
