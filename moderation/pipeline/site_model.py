@@ -27,6 +27,7 @@ start-up, after a reload/promotion, and by following new rows as moderators deci
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -68,21 +69,49 @@ class SiteModelConfig:
     poll_seconds: float = 5.0  # other replicas' decisions are picked up at least this often
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1.0 - _EPS)
-    return np.log(p / (1.0 - p))
+def _logit1(p: float) -> float:
+    p = min(1.0 - _EPS, max(_EPS, p))
+    return math.log(p / (1.0 - p))
 
 
 def _sigmoid(z: float) -> float:
-    return float(1.0 / (1.0 + np.exp(-np.clip(z, -40.0, 40.0))))
+    return 1.0 / (1.0 + math.exp(-min(40.0, max(-40.0, z))))
+
+
+class FeatureSlots:
+    """Shared-model feature index → compact position, for the features one site's labels have touched.
+
+    One dense int32 map per site (4 bytes per shared feature) makes a lookup one numpy gather; the weights
+    themselves grow only with the features the site's labels touched.
+    """
+
+    def __init__(self) -> None:
+        self.map: np.ndarray | None = None
+        self.count = 0
+
+    def lookup(self, indices: np.ndarray) -> np.ndarray:
+        if self.map is None:
+            return np.full(len(indices), -1, dtype=np.int64)
+        return self.map[indices].astype(np.int64)
+
+    def assign(self, indices: np.ndarray, n_features: int) -> np.ndarray:
+        if self.map is None:
+            self.map = np.full(n_features, -1, dtype=np.int32)
+        pos = self.map[indices]
+        new = pos < 0
+        if new.any():
+            k = int(new.sum())
+            self.map[indices[new]] = np.arange(self.count, self.count + k, dtype=np.int32)
+            self.count += k
+            pos = self.map[indices]
+        return pos.astype(np.int64)
 
 
 class OnlineHead:
-    """Residual online logistic regression for one site and one head; memory grows with touched features."""
+    """Residual online logistic regression for one site and one head (weights at the site's feature slots)."""
 
     def __init__(self, config: SiteModelConfig) -> None:
         self.config = config
-        self.slots: dict[int, int] = {}  # feature index of the shared model → position in w
         self.w = np.zeros(256)
         self.g2 = np.zeros(256)
         self.ab = np.zeros(2)  # a (stacked shared logit), b (bias)
@@ -97,39 +126,26 @@ class OnlineHead:
             return 0.0
         return self.n / (self.n + c.half_weight_labels)
 
-    def residual(self, indices: np.ndarray, values: np.ndarray, z: float) -> float:
-        get = self.slots.get
-        pos = np.fromiter((get(int(i), -1) for i in indices), dtype=np.int64, count=len(indices))
-        known = pos >= 0
-        r = float(self.w[pos[known]] @ values[known]) if known.any() else 0.0
-        return r + self.ab[0] * z + self.ab[1]
+    def residual(self, pos: np.ndarray, values: np.ndarray, z: float) -> float:
+        known = (pos >= 0) & (pos < len(self.w))
+        r = float(self.w[pos[known]] @ values[known])
+        return r + float(self.ab[0]) * z + float(self.ab[1])
 
-    def shift(self, indices: np.ndarray, values: np.ndarray, z: float) -> float:
+    def shift(self, pos: np.ndarray, values: np.ndarray, z: float) -> float:
         lam = self.weight()
         if lam == 0.0:
             return 0.0
         m = self.config.max_shift
-        return float(np.clip(lam * self.residual(indices, values, z), -m, m))
+        return min(m, max(-m, lam * self.residual(pos, values, z)))
 
-    def _positions(self, indices: np.ndarray) -> np.ndarray:
-        slots = self.slots
-        out = np.empty(len(indices), dtype=np.int64)
-        for k, i in enumerate(indices.tolist()):
-            p = slots.get(i)
-            if p is None:
-                p = slots[i] = len(slots)
-            out[k] = p
-        if len(slots) > len(self.w):
-            size = max(len(slots), 2 * len(self.w))
-            self.w = np.concatenate([self.w, np.zeros(size - len(self.w))])
-            self.g2 = np.concatenate([self.g2, np.zeros(size - len(self.g2))])
-        return out
-
-    def update(self, indices: np.ndarray, values: np.ndarray, z: float, y: int) -> None:
+    def update(self, pos: np.ndarray, values: np.ndarray, z: float, y: int) -> None:
         """One AdaGrad step on the log loss of sigmoid(z + residual) against the moderator's label."""
         c = self.config
-        g = _sigmoid(z + self.residual(indices, values, z)) - y
-        pos = self._positions(indices)
+        if len(pos) and int(pos.max()) >= len(self.w):
+            size = max(int(pos.max()) + 1, 2 * len(self.w))
+            self.w = np.concatenate([self.w, np.zeros(size - len(self.w))])
+            self.g2 = np.concatenate([self.g2, np.zeros(size - len(self.g2))])
+        g = _sigmoid(z + self.residual(pos, values, z)) - y
         grad = g * values + c.l2 * self.w[pos]
         self.g2[pos] += grad * grad
         self.w[pos] -= c.learning_rate * grad / np.sqrt(self.g2[pos] + _EPS)
@@ -146,17 +162,20 @@ class SiteModel:
     def __init__(self, site_id: str, version: str, heads: Sequence[str], config: SiteModelConfig) -> None:
         self.site_id = site_id
         self.version = version
+        self.slots = FeatureSlots()
         self.heads = {h: OnlineHead(config) for h in heads}
         self.config = config
         self._lock = threading.Lock()  # scoring and learning may run on different threads
 
-    def learn(self, indices: np.ndarray, values: np.ndarray, logits: dict[str, float], label: str) -> None:
+    def learn(self, indices: np.ndarray, values: np.ndarray, logits: dict[str, float], label: str,
+              n_features: int) -> None:
         targets = LABEL_TARGETS.get(label, {})
         with self._lock:
+            pos = self.slots.assign(indices, n_features)
             for head, model in self.heads.items():
                 y = targets.get(head)
                 if y is not None:
-                    model.update(indices, values, logits[head], y)
+                    model.update(pos, values, logits[head], y)
 
     def active(self) -> bool:
         return any(h.weight() > 0 for h in self.heads.values())
@@ -166,15 +185,16 @@ class SiteModel:
         if loaded.version != self.version or not self.active():
             return {}
         X = loaded.model.transform([text])
-        indices, values = X.indices, X.data.astype(np.float64)
+        values = X.data.astype(np.float64)
         out: dict[str, dict[str, Any]] = {}
         with self._lock:
+            pos = self.slots.lookup(X.indices)
             for head, model in self.heads.items():
                 lam = model.weight()
                 if lam == 0.0 or head not in scores:
                     continue
-                z = float(_logit(np.array([scores[head]]))[0])
-                blended = _sigmoid(z + model.shift(indices, values, z))
+                z = _logit1(scores[head])
+                blended = _sigmoid(z + model.shift(pos, values, z))
                 out[head] = {"score": blended, "global_score": scores[head], "labels": model.n,
                              "rejections": model.n_pos, "weight": round(lam, 3)}
         return out
@@ -182,7 +202,7 @@ class SiteModel:
     def summary(self) -> dict[str, Any]:
         with self._lock:
             return {h: {"labels": m.n, "positives": m.n_pos, "weight": round(m.weight(), 3),
-                        "features": len(m.slots)} for h, m in self.heads.items()}
+                        "features": self.slots.count} for h, m in self.heads.items()}
 
 
 class SiteModels:
@@ -223,9 +243,9 @@ class SiteModels:
             scores = model.predict_scores(texts)
             for k, row in enumerate(todo):
                 start, end = X.indptr[k], X.indptr[k + 1]
-                logits = {h: float(_logit(np.array([scores[k][h]]))[0]) for h in self.heads}
+                logits = {h: _logit1(scores[k][h]) for h in self.heads}
                 self.site(row["site_id"]).learn(X.indices[start:end], X.data[start:end].astype(np.float64),
-                                                logits, row["label"])
+                                                logits, row["label"], X.shape[1])
         if rows_sorted:
             self.last_id = max(self.last_id, int(rows_sorted[-1]["id"]))
         return len(todo)
