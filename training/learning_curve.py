@@ -126,7 +126,8 @@ def learning_curve(data_root: Path, out_dir: Path, *, site_source: str = "toxici
                       flush=True)
 
     summary = {m: [{"n_site_labels": n, "auc_mean": round(float(np.mean(v[n])), 4),
-                    "auc_min": float(np.min(v[n])), "auc_max": float(np.max(v[n])), "orders": len(v[n])}
+                    "auc_min": float(np.min(v[n])), "auc_max": float(np.max(v[n])), "orders": len(v[n]),
+                    "auc_per_order": v[n]}
                    for n in sizes if v[n]] for m, v in results.items()}
     report = {
         "head": HEAD,
