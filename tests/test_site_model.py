@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import numpy as np
 import pytest
 
@@ -20,6 +21,7 @@ from training.export import write_model
 from training.pipelines import fit_text_model
 
 from .conftest import HAM, SPAM, TOXIC, Api, FakeClock
+from .test_openapi_conformance import DOC
 
 # A kind of spam the tiny shared model has never seen: it scores these well under 0.01.
 NEW_KIND = ["titip lapak kak, jual obat herbal murah {i}", "cek profil saya untuk obat kuat asli {i}",
@@ -151,6 +153,9 @@ async def test_a_site_whose_moderators_reject_a_new_kind_holds_it_after_n_decisi
     assert spam_reason["site_model"]["labels"] >= 20
     assert spam_reason["site_model"]["global_score"] < 0.05 < spam_reason["score"]
     assert "moderators" in spam_reason["message"]
+    reason_schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "components": DOC["components"],
+                     "$ref": "#/components/schemas/Reason"}
+    assert not [e.message for r in on_a["reasons"] for e in jsonschema_rs.validator_for(reason_schema).iter_errors(r)]
     # Another site's readers post the same: its moderators decided nothing, the shared model alone scores it.
     on_b = await post(api, clock, "site-b", probe, 1001)
     assert on_b["decision"] == "publish" and on_b["scores"]["spam"] < 0.05
