@@ -68,6 +68,8 @@ class Evidence:
             out["explanation"] = list(self.explanation)
         if self.details is not None:
             out["details"] = self.details
+        if not self.hold:
+            out["hold"] = False  # shown for context only (e.g. hate_speech): this reason held nothing
         return out
 
     @classmethod
@@ -78,6 +80,7 @@ class Evidence:
             source=raw["source"],
             score=raw.get("score"),
             threshold=raw.get("threshold"),
+            hold=raw.get("hold", True) is not False,
             explanation=tuple(raw.get("explanation", ())),
             details=raw.get("details"),
         )

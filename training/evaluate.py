@@ -156,8 +156,13 @@ def train(data_root: Path, out_dir: Path, *, version: str | None = None, progres
     metrics = {"validation": {h: binary_metrics(
         [r.labels[h] for r in val if r.labels.get(h) is not None],
         [P[i, j] for i, r in enumerate(val) if r.labels.get(h) is not None], thresholds[h]) for j, h in enumerate(model.heads)}}
-    return write_model(model, out_dir, version=version, thresholds=thresholds, metrics=metrics,
-                       sources=sources_manifest(loaded))
+    sources = sources_manifest(loaded) + [
+        {"name": "kamus-alay", "licence": "none stated (all rights reserved)", "use": "slang -> formal word features",
+         "entries": len(prep.lexicons.slang)},
+        {"name": "abusive-hs-id-ibrohim2019/abusive.csv", "licence": "CC BY-NC-SA 4.0 (non-commercial)",
+         "use": "abusive-lexicon feature", "entries": len(prep.lexicons.abusive)},
+    ]
+    return write_model(model, out_dir, version=version, thresholds=thresholds, metrics=metrics, sources=sources)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -270,13 +275,15 @@ def _pr_png(path: Path, title: str, curves: dict[str, tuple[np.ndarray, np.ndarr
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for name, (y, p) in curves.items():
         prec, rec, _ = precision_recall_curve(y, p)
-        ax.plot(rec, prec, label=f"{name} (AP {average_precision_score(y, p):.3f})", lw=1.2)
+        y_ = np.asarray(y)
+        ax.plot(rec, prec, lw=1.2,
+                label=f"{name} (n = {len(y_)}, {int(y_.sum())} positive; AP {average_precision_score(y, p):.3f})")
         if name in thr_points:
             r_, p_ = thr_points[name]
             if r_ is not None and p_ is not None:
                 ax.plot([r_], [p_], "o", color=ax.lines[-1].get_color())
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
+    ax.set_xlabel("recall: share of the positive comments caught")
+    ax.set_ylabel("precision: share of held comments that are positive")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.set_title(title)
@@ -442,6 +449,7 @@ def evaluate(data_root: Path, models_dir: Path, out_dir: Path, *, version: str |
             report["compare"][name] = run_protocol(rp, progress=progress, trick_names=("clean", "leetspeak_multi",
                                                                                      "math_bold", "spaced_letters"))
 
+    _bar_pngs(out_dir, report)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (out_dir / "README.md").write_text(render_markdown(report), encoding="utf-8")
     return report
@@ -463,6 +471,117 @@ def prep_name(prep: Prepared) -> dict:
     lx = prep.lexicons
     return {"evidence": lx.evidence, "brand_indicator": lx.brand_indicator, "augment": prep.augment is not None,
             "abusive_lexicon": bool(lx.abusive), "slang": bool(lx.slang)}
+
+
+def _bar_pngs(out_dir: Path, report: dict) -> None:
+    """False holds per source and recall per trick as bar charts a moderator can read."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fh = report.get("false_holds", {})
+    if fh:
+        names = list(fh)
+        fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.2))
+        vals = [100 * (fh[n]["held"] or 0) for n in names]
+        ax.barh([f"{n} (n = {fh[n]['n']})" for n in names], vals, color="#c0504d")
+        for i, v in enumerate(vals):
+            ax.text(v, i, f" {v:.1f}%", va="center", fontsize=8)
+        ax.axvline(1.0, color="grey", ls="--", lw=1)
+        ax.set_xlabel("normal comments held (%) — dashed line: 1% target")
+        ax.invert_yaxis()
+        ax.set_title("False holds on normal comments, test split")
+        fig.tight_layout()
+        fig.savefig(out_dir / "false_holds.png", dpi=90)
+        plt.close(fig)
+    tricks = (report.get("protocol", {}).get("brand_cv", {}).get("tricks")
+              or {k: {"recall": v["spam_recall"], "n_spam": report["robustness"]["judol-yt-gbennnn"]["n_spam"]}
+                  for k, v in report.get("robustness", {}).get("judol-yt-gbennnn", {}).get("tricks", {}).items()})
+    if tricks:
+        names = list(tricks)
+        fig, ax = plt.subplots(figsize=(7, 0.4 * len(names) + 1.2))
+        vals = [100 * tricks[n]["recall"] for n in names]
+        ax.barh([f"{n} (n = {tricks[n]['n_spam']})" for n in names], vals, color="#4f81bd")
+        for i, v in enumerate(vals):
+            ax.text(v, i, f" {v:.1f}%", va="center", fontsize=8)
+        ax.axvline(vals[0] - 1.0, color="grey", ls="--", lw=1)
+        ax.set_xlim(0, 105)
+        ax.set_xlabel("judol comments held (%) — dashed line: 1 point below plain text")
+        ax.invert_yaxis()
+        ax.set_title("Recall per obfuscation trick (judol-yt-gbennnn spam rewritten)")
+        fig.tight_layout()
+        fig.savefig(out_dir / "recall_per_trick.png", dpi=90)
+        plt.close(fig)
+
+
+def _protocol_md(rep: dict) -> list[str]:
+    L: list[str] = []
+    pr = rep.get("protocol")
+    if pr:
+        cv = pr["brand_cv"]
+        L += ["## Protocol row 1: brand-grouped cross-validation on judol-yt-gbennnn", "",
+              "Spam rows that share a brand-shaped token are one group; groups are dealt to 5 folds, and training drops",
+              "every row holding a brand of the test fold, so each test fold holds only brands unseen in training.",
+              "Thresholds are chosen inside each fold on its validation groups (<= 0.5% of normal comments held).", "",
+              "| fold | n | judol | test brands | precision | recall | F1 | normal held | PR-AUC |", "|---|---|---|---|---|---|---|---|---|"]
+        for f in cv["folds"]:
+            L.append(f"| {f['fold']} | {f['n']} | {f['positives']} | {f['test_brands']} | {_fmt(f['precision'])} | "
+                     f"{_fmt(f['recall'])} | {_fmt(f['f1'])} | {f['normal_held']:.2%} | {_fmt(f.get('pr_auc'))} |")
+        p = cv["pooled"]
+        L += [f"| **pooled** | {p['n']} | {p['positives']} | | {p['precision']:.3f} | {p['recall']:.3f} | **{p['f1']:.3f}** | "
+              f"{p['normal_held']:.2%} | {p['pr_auc']:.3f} |", "", "![brand CV](pr_brand_cv.png)", ""]
+        if cv.get("tricks"):
+            clean = cv["tricks"]["clean"]["recall"]
+            L += ["## Protocol row 2: recall per obfuscation trick on the brand-held-out folds", "",
+                  "The test-fold spam (and normal rows) rewritten with each trick, scored by that fold's model.", "",
+                  "| trick | n judol | recall | Δ vs plain | n normal | normal held |", "|---|---|---|---|---|---|"]
+            for k, v in cv["tricks"].items():
+                L.append(f"| {k} | {v['n_spam']} | {v['recall']:.3f} | {v['recall'] - clean:+.3f} | {v['n_normal']} | "
+                         f"{v['normal_held']:.2%} |")
+            L += ["", "![recall per trick](recall_per_trick.png)", ""]
+        L += ["## Protocol row 3: cross-source (trained without the source, tested on all of its rows)", "",
+              "| held-out source | head (label) | n | pos | precision | recall | F1 | ROC-AUC | PR-AUC |",
+              "|---|---|---|---|---|---|---|---|---|"]
+        for src, m in pr["cross_source"].items():
+            L.append(f"| {src} | {m['head']} ({m['label']}) | {m['n']} | {m['positives']} | {_fmt(m['precision'])} | "
+                     f"{_fmt(m['recall'])} | {_fmt(m['f1'])} | {_fmt(m.get('roc_auc'))} | {_fmt(m.get('pr_auc'))} |")
+        L.append("")
+    if rep.get("false_holds"):
+        L += ["## Protocol row 4: normal comments held (test split), news-like slice apart", "",
+              f"News-like slice: {rep.get('news_slice_rule', '')}. Only `spam` and `toxic` hold; `hate_speech` explains.", "",
+              "| rows | n | held | by spam | by toxic | suspect rows (audit) | held without suspects |", "|---|---|---|---|---|---|---|"]
+        for k, v in rep["false_holds"].items():
+            L.append(f"| {k} | {v['n']} | {_pct(v['held'])} | {_pct(v.get('held_by_spam'))} | {_pct(v.get('held_by_toxic'))} | "
+                     f"{v['suspect_rows']} | {_pct(v['held_without_suspects'])} |")
+        L += ["", "![false holds](false_holds.png)", ""]
+    if rep.get("label_noise_audit"):
+        L += ["## Label-noise audit of the normal rows (before trusting a false-hold rate)", "",
+              "A row labelled normal is *suspect* when it names a known judol brand (situs_judol.csv), uses two or more",
+              "gambling terms, or holds an Ibrohim abusive-lexicon word.", "",
+              "| set | n | suspect | share | by reason |", "|---|---|---|---|---|"]
+        for k, v in rep["label_noise_audit"].items():
+            by = ", ".join(f"{a}: {b}" for a, b in v["by_reason"].items())
+            L.append(f"| {k} | {v['n']} | {v['suspect']} | {v['suspect_share']:.2%} | {by} |")
+        L.append("")
+    if rep.get("compare"):
+        L += ["## Design decisions: the same protocol rows for each recipe variant", "",
+              "| recipe | brand-CV F1 | recall | normal held | leet Δ | cross-source judol recall | netifier toxic AUC | Ibrohim 2019 abusive AUC |",
+              "|---|---|---|---|---|---|---|---|"]
+        for name, r in rep["compare"].items():
+            cv, cs = r["brand_cv"], r["cross_source"]
+            t = cv.get("tricks", {})
+            leet = (t["leetspeak_multi"]["recall"] - t["clean"]["recall"]) if "leetspeak_multi" in t else None
+            L.append(f"| {name} | {cv['pooled']['f1']:.3f} | {cv['pooled']['recall']:.3f} | {cv['pooled']['normal_held']:.2%} | "
+                     f"{_fmt(leet)} | {_fmt(cs.get('judol-yt-gbennnn', {}).get('recall'))} | "
+                     f"{_fmt(cs.get('toxicity-id-netifier', {}).get('roc_auc'))} | "
+                     f"{_fmt(cs.get('abusive-hs-id-ibrohim2019', {}).get('roc_auc'))} |")
+        L.append("")
+    return L
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{v:.2%}"
 
 
 def _fmt(v: object) -> str:
@@ -506,6 +625,7 @@ def render_markdown(rep: dict) -> str:
             ex = r["example"][name].replace("|", "\\|")
             L.append(f"| {name} | {ex} | {m['spam_recall']:.3f} | {m['spam_recall'] - clean:+.3f} | {m['ham_false_hold']:.2%} |")
         L.append("")
+    L += _protocol_md(rep)
     if "cross_source" in rep:
         L += ["## Cross-source: trained without the source, tested on all of its rows", "",
               "Each row retrains spam+toxic heads on the train split of every *other* source (calibrated on their",
