@@ -156,6 +156,10 @@ _WS_RE = re.compile(r"\s+")
 
 
 # Mac Roman mojibake of U+2000-U+20FF (zero-width characters, curly quotes: "‚Å£", "‚Äô"); ftfy leaves it alone.
+_MOJIBAKE_HINT = re.compile(
+    "[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc"
+    "\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
+)
 _MACROMAN_RE = re.compile("‚[ÄÅÇ][\u0080-\uffff]")
 # Mathematical letters shifted down by 0x10000 land in U+D400-U+D7FF (Hangul syllables / Jamo Extended-B).
 _HANGUL_SHIFTED_RE = re.compile("[\ud400-\ud7ff]")
@@ -178,7 +182,8 @@ def repair_encoding(text: str) -> str:
     """Undo mojibake (UTF-8 read as cp1252/latin-1 by ftfy, as Mac Roman here) and Hangul-shifted math letters."""
     if text.isascii():
         return text
-    if is_bad(text):
+    # cheap pre-filter: UTF-8 read as cp1252/latin-1 always shows a lead byte (Â..ô) before a continuation byte
+    if _MOJIBAKE_HINT.search(text) and is_bad(text):
         text = fix_encoding(text)
     if "‚" in text:
         text = _MACROMAN_RE.sub(_fix_macroman, text)
