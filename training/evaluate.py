@@ -367,7 +367,7 @@ def ibrohim_folds(data_root: Path, *, progress: bool = True) -> dict:
 
 
 def evaluate(data_root: Path, models_dir: Path, out_dir: Path, *, version: str | None = None, progress: bool = True,
-             skip_slow: bool = False, compare: Sequence[str] = ()) -> dict:
+             skip_slow: bool = False, compare: Sequence[str] = (), reuse_protocol: Path | None = None) -> dict:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     loaded = load_model(models_dir, version)
@@ -439,7 +439,16 @@ def evaluate(data_root: Path, models_dir: Path, out_dir: Path, *, version: str |
     report["news_slice_rule"] = ("Indonesian rows labelled normal for every head they carry (spam 0, abusive 0, hate "
                                  "speech 0, the source's own toxicity 0) whose normalised text matches "
                                  "protocol.NEWS_TERMS (government, elections, parties, prices, taxes, economy)")
-    if not skip_slow:
+    if reuse_protocol is not None:
+        # the retraining rows depend on the recipe and the data only, not on this model's weights
+        old = json.loads(Path(reuse_protocol).read_text(encoding="utf-8"))
+        if old.get("protocol", {}).get("recipe") != prep_name(prep):
+            raise ValueError(f"{reuse_protocol} was measured for another recipe")
+        for key in ("protocol", "ibrohim2019_indobertweet_5fold", "compare"):
+            if key in old:
+                report[key] = old[key]
+        report["protocol_measured_for"] = old.get("model_version")
+    elif not skip_slow:
         report["protocol"] = run_protocol(prep, progress=progress, pr_dir=out_dir, label=loaded.version)
         report["ibrohim2019_indobertweet_5fold"] = ibrohim_folds(data_root, progress=progress)
     if compare:

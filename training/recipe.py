@@ -111,7 +111,8 @@ def augment(records: Sequence[Record], seed: int = 0, normal_share: float = 0.1)
         if r.labels.get("spam") == 0 and rng.random() >= normal_share:
             continue
         plain = char_normalize(r.text)
-        for text in {plain, leetspeak(plain, rng)} - {r.text}:
+        # a list, not a set: set order changes with PYTHONHASHSEED, and row order changes the fitted weights
+        for text in dict.fromkeys(t for t in (plain, leetspeak(plain, rng)) if t != r.text):
             out.append(Record(text, r.language, r.source, r.kind, dict(r.labels), r.weight * 0.5, set(r.sources),
                               normalize(text), r.group))
     return out
