@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import average_precision_score, f1_score, precision_recall_curve, roc_auc_score
 
+import ftfy.bad_codecs  # noqa: F401 - registers the "sloppy-windows-1252" codec used by a robustness trick
+
 from moderation.model import TextModel, load_model
 from moderation.textnorm import normalize
 
@@ -227,7 +229,10 @@ TRICKS: dict[str, Callable[[str], str]] = {
     # multi-digit leet on 60% of the words ("m41n d1 73mp47"), as campaigns write it
     "leetspeak_multi": lambda s: leetspeak(s, random.Random(len(s))),
     # UTF-8 read as cp1252 by a site's backend (â€™), and Mac Roman for the zero-width separator (‚Å£)
+    # strict cp1252: the five bytes it leaves undefined become U+FFFD, so styled letters and emoji are lost
     "mojibake_cp1252": lambda s: s.encode("utf-8").decode("cp1252", errors="replace"),
+    # windows-1252 as browsers and PHP decode it (undefined bytes kept as C1 controls): recoverable
+    "mojibake_windows1252": lambda s: s.encode("utf-8").decode("sloppy-windows-1252"),
     "mojibake_zw_macroman": lambda s: "\u2063".join(s.split(" ")).encode("utf-8").decode("mac_roman"),
     # mathematical bold shifted down by 0x10000 into Hangul syllables
     "hangul_shifted_bold": lambda s: "".join(chr(ord(c) - 0x10000) if ord(c) >= 0x1D400 else c
