@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from moderation.model import Lexicons, evidence_features, is_brand_shaped, model_files, parse_model_files, text_features
+from moderation.model import (
+    Lexicons,
+    evidence_features,
+    is_brand_shaped,
+    model_files,
+    parse_model_files,
+    text_features,
+)
 from moderation.textnorm import normalize
 from training.datasets import Record, _labels, group_key
 from training.pipelines import fit_text_model

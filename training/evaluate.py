@@ -6,24 +6,30 @@ from __future__ import annotations
 import json
 import random
 import time
-from dataclasses import asdict
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 
+import ftfy.bad_codecs  # noqa: F401 - registers the "sloppy-windows-1252" codec used by a robustness trick
 import numpy as np
 from sklearn.metrics import average_precision_score, f1_score, precision_recall_curve, roc_auc_score
 
-import ftfy.bad_codecs  # noqa: F401 - registers the "sloppy-windows-1252" codec used by a robustness trick
-
 from moderation.model import TextModel, load_model
-from moderation.textnorm import normalize
 
-from .datasets import HEADS, TRAINING_SOURCES, Loaded, Record, deduplicate, load_all, load_ibrohim2019_fold, split_of
-from .pipelines import calibrate, feature_lists, fit_text_model
 from . import protocol
+from .datasets import (
+    HEADS,
+    TRAINING_SOURCES,
+    Loaded,
+    Record,
+    deduplicate,
+    load_all,
+    load_ibrohim2019_fold,
+    split_of,
+)
+from .pipelines import calibrate, feature_lists, fit_text_model
 from .protocol import Prepared
-from .recipe import DEFAULT, Recipe
-from .recipe import VARIANTS, leetspeak
+from .recipe import DEFAULT, VARIANTS, Recipe, leetspeak
 from .recipe import prepare as prepare_recipe
 
 SEED = 0
@@ -277,7 +283,7 @@ def _pr_png(path: Path, title: str, curves: dict[str, tuple[np.ndarray, np.ndarr
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig, ax = plt.subplots(figsize=(8, 5.5))
     for name, (y, p) in curves.items():
         prec, rec, _ = precision_recall_curve(y, p)
         y_ = np.asarray(y)
@@ -295,7 +301,7 @@ def _pr_png(path: Path, title: str, curves: dict[str, tuple[np.ndarray, np.ndarr
     ax.legend(fontsize=7, loc="lower left")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -497,7 +503,7 @@ def _bar_pngs(out_dir: Path, report: dict) -> None:
     fh = report.get("false_holds", {})
     if fh:
         names = list(fh)
-        fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.2))
+        fig, ax = plt.subplots(figsize=(10, 0.45 * len(names) + 1.4))
         vals = [100 * (fh[n]["held"] or 0) for n in names]
         ax.barh([f"{n} (n = {fh[n]['n']})" for n in names], vals, color="#c0504d")
         for i, v in enumerate(vals):
@@ -507,14 +513,14 @@ def _bar_pngs(out_dir: Path, report: dict) -> None:
         ax.invert_yaxis()
         ax.set_title("False holds on normal comments, test split")
         fig.tight_layout()
-        fig.savefig(out_dir / "false_holds.png", dpi=90)
+        fig.savefig(out_dir / "false_holds.png", dpi=90, bbox_inches="tight")
         plt.close(fig)
     tricks = (report.get("protocol", {}).get("brand_cv", {}).get("tricks")
               or {k: {"recall": v["spam_recall"], "n_spam": report["robustness"]["judol-yt-gbennnn"]["n_spam"]}
                   for k, v in report.get("robustness", {}).get("judol-yt-gbennnn", {}).get("tricks", {}).items()})
     if tricks:
         names = list(tricks)
-        fig, ax = plt.subplots(figsize=(7, 0.4 * len(names) + 1.2))
+        fig, ax = plt.subplots(figsize=(10, 0.4 * len(names) + 1.4))
         vals = [100 * tricks[n]["recall"] for n in names]
         ax.barh([f"{n} (n = {tricks[n]['n_spam']})" for n in names], vals, color="#4f81bd")
         for i, v in enumerate(vals):
@@ -525,7 +531,7 @@ def _bar_pngs(out_dir: Path, report: dict) -> None:
         ax.invert_yaxis()
         ax.set_title("Recall per obfuscation trick (judol-yt-gbennnn spam rewritten)")
         fig.tight_layout()
-        fig.savefig(out_dir / "recall_per_trick.png", dpi=90)
+        fig.savefig(out_dir / "recall_per_trick.png", dpi=90, bbox_inches="tight")
         plt.close(fig)
 
 

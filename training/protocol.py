@@ -26,7 +26,7 @@ from moderation.model import Lexicons, TextModel, is_brand_shaped
 from moderation.textnorm import normalize
 
 from .datasets import Record, split_of
-from .pipelines import build_vocab, calibrate, compute_idf, fit_text_model
+from .pipelines import calibrate, fit_text_model
 
 JUDOL = "judol-yt-gbennnn"
 SPAM_FALSE_HOLD_TARGET = 0.005  # thresholds are chosen for <= 0.5% on validation so that test stays <= 1%

@@ -23,7 +23,16 @@ from moderation.model import LoadedModel, TextModel, load_model
 from moderation.textnorm import normalize
 
 from .datasets import HEADS, Record
-from .evaluate import _pr_png, _score, binary_metrics, by_split, choose_thresholds, labels_of, prepare, sources_manifest
+from .evaluate import (
+    _pr_png,
+    _score,
+    binary_metrics,
+    by_split,
+    choose_thresholds,
+    labels_of,
+    prepare,
+    sources_manifest,
+)
 from .pipelines import calibrate, fit_text_model
 from .site_labels import read_label_file, time_split
 
