@@ -72,6 +72,8 @@ class Evidence:
             out["details"] = self.details
         if self.site_model:
             out["site_model"] = dict(self.site_model)
+        if not self.hold:
+            out["hold"] = False  # shown for context only (e.g. hate_speech): this reason held nothing
         return out
 
     @classmethod
@@ -82,6 +84,7 @@ class Evidence:
             source=raw["source"],
             score=raw.get("score"),
             threshold=raw.get("threshold"),
+            hold=raw.get("hold", True) is not False,
             explanation=tuple(raw.get("explanation", ())),
             details=raw.get("details"),
             site_model=raw.get("site_model"),

@@ -22,16 +22,18 @@ import io
 import json
 import math
 import re
+import unicodedata
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from .textnorm import normalize
+from .textnorm import _DELETE, _MARKS, _SPACED_RE, _UNIT_RE, _leet, char_normalize, normalize
 
 __all__ = [
     "ModelError",
@@ -105,6 +107,128 @@ def analyze(normalized: str) -> list[str]:
     return feats
 
 
+# --------------------------------------------------------------------------------------------------------------
+# Evidence of obfuscation, on the raw text: the normaliser erases the strongest sign that a comment is an ad
+# --------------------------------------------------------------------------------------------------------------
+
+_ZERO_WIDTH = frozenset(map(chr, _DELETE))
+_TOKEN_RE = re.compile(r"\S+")
+_CAPS_RE = re.compile(r"(?<![A-Za-z])[A-Z]{3,}(?![a-z])")
+_LETTER_DIGIT_RE = re.compile(r"(?=[^\W\d_]*\d)(?=\d*[^\W\d_])[^\W_]{3,}")
+_HOMOGLYPH_SCRIPTS = ("GREEK", "CYRILLIC", "OLD ITALIC", "LYCIAN", "CARIAN", "COPTIC", "ARMENIAN", "CHEROKEE")
+_BRAND_MORPHEME_RE = re.compile(r"[a-z]{2,}(?:toto|togel|slot|win|bet|poker|hoki|gacor|qq|play|jp|wd|casino|4d)"
+                                r"|(?:slot|toto|togel|hoki|gacor)[a-z]{2,}")
+
+
+# Indonesian reduplication written with a 2 ("anak2", "hati2nya") is not a brand
+_REDUP_RE = re.compile(r"[a-z]+2(?:an|nya|in|kan|lah|an2)?")
+
+
+@lru_cache(maxsize=8192)
+def _char_kind(ch: str) -> int:
+    """0 plain, 1 styled letter/digit (maths, full-width, enclosed, small capitals...), 2 look-alike script letter."""
+    cp = ord(ch)
+    if cp < 0x370:
+        return 0
+    name = unicodedata.name(ch, "")
+    if cp < 0x2000 or 0x10280 <= cp < 0x10330:
+        if name.startswith(_HOMOGLYPH_SCRIPTS) and char_normalize(ch).isascii():
+            return 2
+        return 1 if ("SMALL CAPITAL" in name or "MODIFIER LETTER" in name) else 0
+    m = char_normalize(ch)
+    return 1 if len(m) == 1 and m.isascii() and m.isalnum() else 0
+
+
+def _levels(name: str, n: int, out: list[str]) -> None:
+    if n >= 1:
+        out.append("e " + name)
+        if n >= 3:
+            out.append("e " + name + ">=3")
+            if n >= 10:
+                out.append("e " + name + ">=10")
+
+
+def evidence_features(text: str) -> list[str]:
+    """Obfuscation evidence of the raw text as feature strings (``e <trick>`` with count levels)."""
+    out: list[str] = []
+    try:
+        plain = text.isascii()
+        styled = look = marks = zw = mixed = 0
+        if not plain:
+            for tok in _TOKEN_RE.findall(text):
+                kinds = {_char_kind(c) for c in tok}
+                if 1 in kinds or 2 in kinds:
+                    n1 = sum(1 for c in tok if _char_kind(c) == 1)
+                    styled += n1
+                    look += sum(1 for c in tok if _char_kind(c) == 2)
+                    if len(kinds) > 1 and any(c.isascii() and c.isalnum() for c in tok):
+                        mixed += 1
+            marks = sum(len(m) for m in _MARKS.findall(text))
+            zw = sum(1 for c in text if c in _ZERO_WIDTH)
+        letters = sum(1 for c in text if c.isalnum()) or 1
+        _levels("styled", styled, out)
+        if styled / letters >= 0.2:
+            out.append("e styled_share>=.2")
+            if styled / letters >= 0.5:
+                out.append("e styled_share>=.5")
+        _levels("lookalike", look, out)
+        _levels("mixed_script", mixed, out)
+        _levels("marks", marks, out)
+        _levels("zero_width", zw, out)
+        base = text if plain else char_normalize(text)
+        _levels("caps", len(_CAPS_RE.findall(base)), out)
+        low = base.lower()
+        ld = [t for t in _LETTER_DIGIT_RE.findall(low) if not _UNIT_RE.fullmatch(t)]
+        _levels("letter_digit", len(ld), out)
+        _levels("leet", sum(1 for t in ld if _leet(t) != t), out)
+        _levels("spaced", len(_SPACED_RE.findall(low)), out)
+    except Exception:  # noqa: BLE001 - evidence is best effort; the text features remain
+        return out
+    return out
+
+
+def is_brand_shaped(token: str) -> bool:
+    """A normalised token shaped like a gambling brand: letters with digits ("gacor88"), or a brand morpheme."""
+    if len(token) < 4 or token.isdigit():
+        return False
+    if _LETTER_DIGIT_RE.fullmatch(token):
+        return not (_UNIT_RE.fullmatch(token) or _REDUP_RE.fullmatch(token))
+    return bool(_BRAND_MORPHEME_RE.fullmatch(token))
+
+
+@dataclass(frozen=True)
+class Lexicons:
+    """Word lists that add features: brand-shaped tokens common in normal comments (no brand indicator for
+    those), an abusive-word lexicon (``e abusive_lexicon``) and a slang -> formal map (``s <formal>``)."""
+
+    common_tokens: frozenset[str] = frozenset()
+    abusive: frozenset[str] = frozenset()
+    slang: dict[str, str] = field(default_factory=dict)
+    evidence: bool = True
+    brand_indicator: bool = True
+
+    def chunk_extras(self, chunk: str) -> list[str]:
+        out: list[str] = []
+        for tok in _WORD_RE.findall(chunk):
+            if self.brand_indicator and is_brand_shaped(tok) and tok not in self.common_tokens:
+                out.append("e brand")
+            formal = self.slang.get(tok)
+            if formal:
+                out.extend("s " + f for f in formal.split())
+            if tok in self.abusive or (formal and formal in self.abusive):
+                out.append("e abusive_lexicon")
+        return out
+
+
+def text_features(text: str, lexicons: Lexicons) -> list[str]:
+    """Every feature string of a raw text (training uses this; serving has the cached equivalent in TextModel)."""
+    norm = normalize(text)
+    feats = analyze(norm)
+    for chunk in norm.split():
+        feats += lexicons.chunk_extras(chunk)
+    return feats + evidence_features(text) if lexicons.evidence else feats
+
+
 _CACHE_MAX = 100_000  # words whose char n-gram ids are cached (per process)
 
 
@@ -131,6 +255,7 @@ class TextModel:
         intercept: np.ndarray,
         calibration: np.ndarray,
         info: dict[str, Any] | None = None,
+        lexicons: Lexicons | None = None,
     ) -> None:
         self.heads: tuple[str, ...] = tuple(heads)
         self.vocab = vocab
@@ -140,10 +265,13 @@ class TextModel:
         self.intercept = np.asarray(intercept, dtype=np.float64)  # (n_heads,)
         self.calibration = np.asarray(calibration, dtype=np.float64)  # (n_heads, 2): a, c
         self.info = dict(info or {})
+        self.lexicons = lexicons or Lexicons()
 
-    def _ids(self, normalized: str) -> list[int]:
-        """Vocabulary ids of ``analyze(normalized)`` (same multiset), with char n-grams cached per word."""
+    def _ids(self, text: str) -> list[int]:
+        """Vocabulary ids of ``text_features(text)`` (same multiset), with per-word features cached."""
+        normalized = normalize(text)
         get = self.vocab.get
+        extras = self.lexicons.chunk_extras
         cache = self.__dict__.get("_chunk_cache")
         if cache is None:
             cache = self.__dict__["_chunk_cache"] = {}
@@ -154,11 +282,13 @@ class TextModel:
         for chunk in normalized.split():
             c = cache.get(chunk)
             if c is None:
-                c = [i for i in map(get, _char_features(chunk)) if i is not None]
+                c = [i for i in map(get, _char_features(chunk) + extras(chunk)) if i is not None]
                 if len(cache) >= _CACHE_MAX:
                     cache.clear()
                 cache[chunk] = c
             ids += c
+        if self.lexicons.evidence:
+            ids += [i for i in map(get, evidence_features(text)) if i is not None]
         return ids
 
     def _csr(self, id_lists: Sequence[list[int]]) -> sp.csr_matrix:
@@ -201,7 +331,7 @@ class TextModel:
 
     def _score_one(self, text: str) -> np.ndarray:
         """Fast path for a single comment: no scipy, a handful of numpy calls."""
-        ids = self._ids(normalize(text))
+        ids = self._ids(text)
         if not ids:
             z = self.intercept
         else:
@@ -212,7 +342,8 @@ class TextModel:
         return _sigmoid(self.calibration[:, 0] * z + self.calibration[:, 1])
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        return self.weight(self._csr([self._ids(normalize(t)) for t in texts]))
+        """Sparse features of the shared featurisation (tf-idf, l2 rows), one row per text."""
+        return self.weight(self._csr([self._ids(t) for t in texts]))
 
     def decision(self, X: sp.csr_matrix) -> np.ndarray:
         return np.asarray(X @ self.coef, dtype=np.float64) + self.intercept
@@ -249,9 +380,13 @@ class TextModel:
         tokens = [_WORD_RE.findall(w) for w in words]
         flat = [t for toks in tokens for t in toks]
         owner = [i for i, toks in enumerate(tokens) for _ in toks]
-        per_word: list[list[str]] = [_char_features(w) + ["w " + t for t in tokens[i]] for i, w in enumerate(words)]
+        extras = self.lexicons.chunk_extras
+        per_word: list[list[str]] = [
+            _char_features(w) + extras(w) + ["w " + t for t in tokens[i]] for i, w in enumerate(words)
+        ]
         bigrams = ["b " + a + " " + b for a, b in zip(flat, flat[1:])]
-        rows = per_word + [[b] for b in bigrams]
+        # the text-level evidence row counts in the vector norm; its share goes to the words written non-ASCII
+        rows = per_word + [[b] for b in bigrams] + [evidence_features(text) if self.lexicons.evidence else []]
         C = self.counts(rows).tocoo()  # (n_words + n_bigrams, n_features) raw counts
         if C.nnz == 0:
             return []
@@ -268,6 +403,10 @@ class TextModel:
             word_score[owner[j]] += s
             word_score[owner[j + 1]] += s
         spans = _align(text, words)
+        styled = [i for i, sp_ in enumerate(spans) if sp_ is not None and not sp_.isascii()]
+        if styled:
+            for i in styled:
+                word_score[i] += row_score[-1] / len(styled)
         merged: dict[str, float] = {}
         for i, w in enumerate(words):
             if word_score[i] <= 0:
@@ -415,7 +554,11 @@ def model_files(model: TextModel) -> dict[str, bytes]:
     arrays: dict[str, np.ndarray] = {
         "idf": model.idf, "coef": model.coef, "intercept": model.intercept, "calibration": model.calibration
     }
-    meta = {"heads": list(model.heads), "info": model.info}
+    lx = model.lexicons
+    meta = {"heads": list(model.heads), "info": model.info,
+            "lexicons": {"evidence": lx.evidence, "brand_indicator": lx.brand_indicator,
+                         "common_tokens": sorted(lx.common_tokens), "abusive": sorted(lx.abusive),
+                         "slang": dict(sorted(lx.slang.items()))}}
     return {
         MODEL_FILE: save_arrays(arrays, FORMAT_ARRAYS[MODEL_FORMAT]),
         META_FILE: (json.dumps(meta, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"),
@@ -452,7 +595,25 @@ def parse_model_files(files: Mapping[str, bytes], model_format: int = MODEL_FORM
     for name, shape in want.items():
         if a[name].shape != shape:
             raise ModelIntegrityError(f"array {name!r} has shape {a[name].shape}, expected {shape}")
-    return TextModel(heads, vocab, a["idf"], a["coef"], a["intercept"], a["calibration"], info=meta.get("info"))
+    return TextModel(heads, vocab, a["idf"], a["coef"], a["intercept"], a["calibration"], info=meta.get("info"),
+                     lexicons=_parse_lexicons(meta.get("lexicons")))
+
+
+def _parse_lexicons(raw: object) -> Lexicons:
+    """The word lists of ``model.json`` (absent in models before 2026.12.02: no evidence or lexicon features)."""
+    if raw is None:
+        return Lexicons(evidence=False, brand_indicator=False)
+    ok = isinstance(raw, dict) and isinstance(raw.get("evidence"), bool) and isinstance(raw.get("brand_indicator"), bool)
+    lists = [raw.get(k) for k in ("common_tokens", "abusive")] if isinstance(raw, dict) else []
+    ok = ok and all(isinstance(v, list) and all(isinstance(w, str) for w in v) for v in lists)
+    slang = raw.get("slang") if isinstance(raw, dict) else None
+    ok = ok and isinstance(slang, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in slang.items())
+    if not ok:
+        raise ModelIntegrityError(f"{META_FILE}: 'lexicons' must hold evidence/brand_indicator booleans, "
+                                  "common_tokens/abusive lists of strings and a slang object of strings")
+    assert isinstance(raw, dict) and isinstance(slang, dict)
+    return Lexicons(frozenset(raw["common_tokens"]), frozenset(raw["abusive"]), dict(slang),
+                    raw["evidence"], raw["brand_indicator"])
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -16,6 +16,9 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from ftfy import fix_encoding
+from ftfy.badness import is_bad
+
 __all__ = ["normalize", "find_urls", "contains_term", "char_normalize", "PLACEHOLDERS"]
 
 PLACEHOLDERS = ("urltoken", "emailtoken", "phonetoken", "mentiontoken")
@@ -144,6 +147,7 @@ _PHONE_RE = re.compile(
 _SPACED_RE = re.compile(r"(?<!\w)\w(?P<sep>[ .\-_*|•·~+:]+)\w(?:(?P=sep)\w)+(?!\w)")
 _SPACED_SEP = re.compile(r"[ .\-_*|•·~+:]+")
 _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"}
+_LEET_RUN = str.maketrans(_LEET)
 # a single digit (not part of a longer number) with a letter immediately on its left
 _LEET_RE = re.compile(r"(?<=[^\W\d_])[013457](?!\d)|(?<!\w)[013457](?=[^\W\d_]{2})")
 _LEET_SYM_RE = re.compile(r"(?<=[^\W\d_])\$+|\$+(?=[^\W\d_])")
@@ -151,8 +155,46 @@ _REPEAT_RE = re.compile(r"([^\d\s])\1{2,}")
 _WS_RE = re.compile(r"\s+")
 
 
+# Mac Roman mojibake of U+2000-U+20FF (zero-width characters, curly quotes: "‚Å£", "‚Äô"); ftfy leaves it alone.
+_MOJIBAKE_HINT = re.compile(
+    "[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc"
+    "\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
+)
+_MACROMAN_RE = re.compile("‚[ÄÅÇ][\u0080-\uffff]")
+# Mathematical letters shifted down by 0x10000 land in U+D400-U+D7FF (Hangul syllables / Jamo Extended-B).
+_HANGUL_SHIFTED_RE = re.compile("[\ud400-\ud7ff]")
+_HANGUL_OTHER_RE = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud3ff]")
+
+
+def _fix_macroman(m: re.Match[str]) -> str:
+    try:
+        return m.group(0).encode("mac_roman").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return m.group(0)
+
+
+def _unshift_hangul(m: re.Match[str]) -> str:
+    ch = chr(ord(m.group(0)) + 0x10000)
+    return ch if unicodedata.name(ch, "").startswith("MATHEMATICAL") else m.group(0)
+
+
+def repair_encoding(text: str) -> str:
+    """Undo mojibake (UTF-8 read as cp1252/latin-1 by ftfy, as Mac Roman here) and Hangul-shifted math letters."""
+    if text.isascii():
+        return text
+    # cheap pre-filter: UTF-8 read as cp1252/latin-1 always shows a lead byte (Â..ô) before a continuation byte
+    if _MOJIBAKE_HINT.search(text) and is_bad(text):
+        text = fix_encoding(text)
+    if "‚" in text:
+        text = _MACROMAN_RE.sub(_fix_macroman, text)
+    # real Korean uses the whole syllable block; shifted styled letters only its top quarter
+    if _HANGUL_SHIFTED_RE.search(text) and not _HANGUL_OTHER_RE.search(text):
+        text = _HANGUL_SHIFTED_RE.sub(_unshift_hangul, text)
+    return text
+
+
 def _char_stage(text: str) -> str:
-    s = text.translate(_TABLE)
+    s = repair_encoding(text).translate(_TABLE)
     s = unicodedata.normalize("NFKD", s)
     s = _MARKS.sub("", s)
     s = unicodedata.normalize("NFKC", s)
@@ -178,11 +220,34 @@ def _join_spaced(m: re.Match[str]) -> str:
     return joined
 
 
+# Multi-digit leet ("m41n", "73mp47"): runs inside a word, or leading a word, become letters; a trailing run
+# (brand or price digits: "alexis17", "pulau777") stays unless the word was leetspeak already and the run is short.
+_MIXED_TOKEN_RE = re.compile(r"[^\W_]*\d[^\W_]*")
+_UNIT_RE = re.compile(r"\d+(?:rb|ribu|jt|juta|m|k|an|x|g|gb|mb|kg|km|cm|mm|ml|th|thn|tahun|hari|jam|menit|"
+                      r"detik|st|nd|rd|pm|am|d|p|s)")
+_INNER_RUN_RE = re.compile(r"(?<=[^\W\d_])[013457]{2,}(?=[^\W\d_])")
+_LEAD_RUN_RE = re.compile(r"^[013457]{2,}(?=[^\W\d_]{2})")
+_TRAIL_RUN_RE = re.compile(r"(?<=[^\W\d_])[013457]{1,2}$")
+
+
+def _leet_token(m: re.Match[str]) -> str:
+    w = m.group(0)
+    if w.isdigit() or not any(c.isalpha() for c in w) or _UNIT_RE.fullmatch(w):
+        return w
+    t = _INNER_RUN_RE.sub(lambda r: r.group(0).translate(_LEET_RUN), w)
+    t = _LEAD_RUN_RE.sub(lambda r: r.group(0).translate(_LEET_RUN), t)
+    tail = _TRAIL_RUN_RE.search(t)
+    if tail and t != w and len(set(tail.group(0))) == len(tail.group(0)):
+        t = t[: tail.start()] + tail.group(0).translate(_LEET_RUN)
+    return t
+
+
 def _leet(s: str) -> str:
     # digits/$ become letters only next to letters; repeat until stable (each round only turns symbols into
     # letters, so this terminates) so that the result is a fixed point.
     for _ in range(8):
-        t = _LEET_RE.sub(lambda m: _LEET[m.group(0)], s)
+        t = _MIXED_TOKEN_RE.sub(_leet_token, s)
+        t = _LEET_RE.sub(lambda m: _LEET[m.group(0)], t)
         t = _LEET_SYM_RE.sub(lambda m: "s" * len(m.group(0)), t)
         if t == s:
             break

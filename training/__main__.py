@@ -20,7 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--models", type=Path, required=True, help="models directory")
     e.add_argument("--version", default=None, help="model version (default: CURRENT)")
     e.add_argument("--out", type=Path, required=True, help="report directory (JSON, Markdown, PNG)")
-    e.add_argument("--skip-slow", action="store_true", help="skip cross-source and 5-fold retraining")
+    e.add_argument("--skip-slow", action="store_true", help="skip the protocol rows that retrain (brand CV, cross-source)")
+    e.add_argument("--reuse-protocol", type=Path, default=None, help="take the retraining rows (brand CV, "
+                   "cross-source, Ibrohim folds, --compare) from an earlier report.json of the same recipe")
+    e.add_argument("--compare", default="", help="comma-separated recipe variants to run the protocol on as well "
+                   "(training.recipe.VARIANTS, e.g. baseline_2026.11.25,no_evidence)")
     x = sub.add_parser("export-labels", help="write the site's moderator decisions as training rows (JSON lines)")
     x.add_argument("--database-url", required=True, help="sqlite:///path or postgresql://... of the service")
     x.add_argument("--out", type=Path, required=True, help="output file (.jsonl)")
@@ -89,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     from .evaluate import evaluate
 
     rep = evaluate(args.data_root.resolve(), args.models.resolve(), args.out.resolve(), version=args.version,
-                   skip_slow=args.skip_slow)
+                   skip_slow=args.skip_slow, compare=[c for c in args.compare.split(",") if c],
+                   reuse_protocol=args.reuse_protocol)
     print(json.dumps({"model_version": rep["model_version"], "thresholds": rep["thresholds"]}, indent=2))
     print(f"report written to {args.out}/README.md and report.json")
     return 0

@@ -11,21 +11,22 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from moderation.model import TextModel, analyze
-from moderation.textnorm import normalize
+from moderation.model import Lexicons, TextModel, text_features
 
 MAX_FEATURES = 300_000
 DEFAULT_C = {"spam": 8.0, "gambling": 8.0}  # others: DEFAULT_C_OTHER
 DEFAULT_C_OTHER = 4.0
 
 
-def feature_lists(texts: Sequence[str], *, progress: bool = False, desc: str = "normalise+analyse") -> list[list[str]]:
+def feature_lists(texts: Sequence[str], lexicons: Lexicons | None = None, *, progress: bool = False,
+                  desc: str = "normalise+analyse") -> list[list[str]]:
+    lexicons = lexicons or Lexicons()
     it = texts
     if progress:
         from tqdm import tqdm
 
         it = tqdm(texts, desc=desc, unit="text", mininterval=2)
-    return [analyze(normalize(t)) for t in it]
+    return [text_features(t, lexicons) for t in it]
 
 
 def build_vocab(feats: Sequence[list[str]], *, max_features: int = MAX_FEATURES, min_df: int | None = None) -> dict[str, int]:
@@ -100,6 +101,7 @@ def fit_text_model(
     max_features: int = MAX_FEATURES,
     feats: Sequence[list[str]] | None = None,
     progress: bool = False,
+    lexicons: Lexicons | None = None,
 ) -> TextModel:
     """Fit a TextModel; ``labels[head][i]`` is 0/1 or None (unknown: row not used for that head).
 
@@ -115,12 +117,12 @@ def fit_text_model(
         if len(labels[h]) != len(texts):
             raise ValueError(f"labels[{h!r}] has {len(labels[h])} rows, texts has {len(texts)}")
     if feats is None:
-        feats = feature_lists(texts, progress=progress)
+        feats = feature_lists(texts, lexicons, progress=progress)
     vocab = build_vocab(feats, max_features=max_features)
     nf, nh = len(vocab), len(heads)
     model = TextModel(
         heads, vocab, idf=np.ones(nf, dtype=np.float32), coef=np.zeros((nf, nh), dtype=np.float32),
-        intercept=np.zeros(nh), calibration=np.tile([1.0, 0.0], (nh, 1)),
+        intercept=np.zeros(nh), calibration=np.tile([1.0, 0.0], (nh, 1)), lexicons=lexicons,
     )
     counts = model.counts(feats)
     model.idf = compute_idf(counts)

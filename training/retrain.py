@@ -23,7 +23,16 @@ from moderation.model import LoadedModel, TextModel, load_model
 from moderation.textnorm import normalize
 
 from .datasets import HEADS, Record
-from .evaluate import _pr_png, _score, binary_metrics, by_split, choose_thresholds, labels_of, prepare, sources_manifest
+from .evaluate import (
+    _pr_png,
+    _score,
+    binary_metrics,
+    by_split,
+    choose_thresholds,
+    labels_of,
+    prepare,
+    sources_manifest,
+)
 from .pipelines import calibrate, fit_text_model
 from .site_labels import read_label_file, time_split
 
@@ -66,7 +75,10 @@ class PublicSplits:
 
 
 def public_splits(data_root: Path, *, progress: bool = True) -> PublicSplits:
+    from .recipe import DEFAULT, relabel
+
     loaded, records = prepare(data_root, progress=progress)
+    records = relabel(records, DEFAULT)  # the shipped targets: toxic = abusive language, no English toxicity
     return PublicSplits(by_split(records, "train"), by_split(records, "val"), by_split(records, "test"),
                         sources_manifest(loaded))
 
@@ -282,7 +294,7 @@ def retrain(public: PublicSplits, site_rows: Sequence[dict[str, Any]], models_di
     weights = [r.weight for r in public.train] + [config.site_weight] * len(weighted_site)
     labels = {h: [r.labels.get(h) for r in train_rows] for h in heads}
     candidate = fit_text_model([r.text for r in train_rows], labels, sample_weight=weights, seed=SEED,
-                               calib_folds=0, progress=progress)
+                               calib_folds=0, progress=progress, lexicons=current.model.lexicons)
     val_X = candidate.transform([r.text for r in public.val])
     calibrate(candidate, None, labels_of(public.val, candidate.heads), X=val_X)
     thresholds, _why = choose_thresholds(candidate, public.val, candidate.proba(val_X))

@@ -33,9 +33,14 @@ Check = Callable[[CheckContext], Evidence | None]
 # Heads whose score holds a comment by default; others only when the policy gives a threshold.
 DEFAULT_HELD_HEADS = ("spam", "toxic")
 SITE_MODEL_VISIBLE_CHANGE = 0.01  # smaller moves by the site's online head are not worth a sentence
+# Heads that explain but never hold on their own, even with a policy threshold: hate speech in the training
+# tweets covers hostility to the government, so holding on it flags ordinary political discussion (issue 11).
+# Its reason is shown (hold=False) beside whatever else fired; `toxic` (abusive language) is what holds.
+EXPLAIN_ONLY_HEADS = ("hate_speech",)
 HEAD_MESSAGES = {
     "spam": "Looks like spam or gambling promotion",
-    "toxic": "Looks insulting, abusive or hateful",
+    "toxic": "Looks insulting or abusive",
+    "hate_speech": "May attack a group or institution (shown for context; does not hold on its own)",
 }
 
 
@@ -108,7 +113,8 @@ def classifier_scores(ctx: CheckContext) -> list[Evidence]:
     found = []
     explicit = ctx.policy.thresholds
     for head, score in ctx.scoring.scores.items():
-        if head not in DEFAULT_HELD_HEADS and head not in explicit:
+        explain_only = head in EXPLAIN_ONLY_HEADS
+        if head not in DEFAULT_HELD_HEADS and head not in explicit and not explain_only:
             continue
         threshold = ctx.scoring.thresholds.get(head)
         if threshold is None or score < threshold:
@@ -129,6 +135,7 @@ def classifier_scores(ctx: CheckContext) -> list[Evidence]:
                 f"model:{ctx.scoring.version}",
                 score=score,
                 threshold=threshold,
+                hold=not explain_only,
                 explanation=tuple(ctx.scoring.explanations.get(head, ())),
                 site_model=site_model,
             )
