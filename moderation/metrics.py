@@ -40,6 +40,17 @@ class Metrics:
             ["model_version", "kind"], registry=self.registry,
         )
 
+        # Where a submission's time goes (bench/throughput.py reads the sums for its per-stage budget).
+        self.stage = Histogram(
+            "moderation_stage_seconds", "Time per submission in each stage of POST /v1/comments.", ["stage"],
+            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
+            registry=self.registry,
+        )
+        self.commit_batch = Histogram(
+            "moderation_store_commit_batch_size", "Writes sharing one commit (SQLite group commit).",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128), registry=self.registry,
+        )
+
     def set_model(self, version: str | None) -> None:
         self.model_info.clear()
         if version:

@@ -1,9 +1,17 @@
 """SQLite backend: the embedded default (one replica).
 
 All work runs on one dedicated thread with one connection, and every public method is a single
-synchronous function on that thread. That makes each method one transaction that no other
-coroutine can interleave with, without locks. WAL mode lets readers (e.g. ``sqlite3`` shell,
-backups) work beside the writer; ``synchronous=FULL`` because a 201 promises the comment is on disk.
+synchronous function on that thread, so no other coroutine can interleave statements with it,
+without locks. WAL mode lets readers (the ``sqlite3`` shell, backups, other worker processes) work
+beside the writer; ``synchronous=FULL`` because a 201 promises the comment is on disk.
+
+Writes use *group commit*: every write that arrives while the previous commit is on disk joins the
+next transaction, each inside its own savepoint (a write that fails is rolled back alone and its
+caller gets its error), and all of them share one COMMIT and one fsync. No caller is answered before
+the COMMIT that holds its rows has returned, so durability is what it was with one transaction per
+write; a lone write is committed at once (nothing waits to fill a batch). With several worker
+processes each has its own connection and batches; ``BEGIN IMMEDIATE`` plus the busy timeout makes
+them take turns.
 """
 
 from __future__ import annotations
@@ -69,12 +77,18 @@ from .rows import (
 
 T = TypeVar("T")
 
+# Bounds the time one batch holds the write lock (and so the latency it adds to the next one).
+MAX_BATCH = 128
+
 
 class SQLiteStore:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, on_commit: Callable[[int], None] | None = None) -> None:
         self.path = Path(path)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._conn: sqlite3.Connection | None = None
+        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._on_commit = on_commit  # told each commit's batch size (a metric)
 
     # -- plumbing -------------------------------------------------------------------------
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -92,16 +106,58 @@ class SQLiteStore:
             self._conn = conn
         return fn(self._conn)
 
+    async def _write(self, body: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``body`` in the next group commit; return (or raise) once that COMMIT has returned."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._pending.append((body, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush())
+        # shield: a caller that goes away must not cancel the flusher; its write is committed anyway.
+        return await asyncio.shield(future)
+
+    async def _flush(self) -> None:
+        # Writes that arrive while a batch is on the thread wait here and form the next batch.
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            bodies = [body for body, _ in batch]
+            try:
+                outcomes = await self._run(lambda conn: self._commit_batch(conn, bodies))
+            except Exception as exc:  # BEGIN or COMMIT failed: nothing of the batch is stored
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            if self._on_commit is not None:
+                self._on_commit(len(batch))
+            for (_, future), (ok, value) in zip(batch, outcomes):
+                if not future.done():
+                    future.set_result(value) if ok else future.set_exception(value)
+
     @staticmethod
-    def _transaction(conn: sqlite3.Connection, body: Callable[[sqlite3.Connection], T]) -> T:
+    def _commit_batch(conn: sqlite3.Connection, bodies: list[Callable[[sqlite3.Connection], Any]]) -> list[
+            tuple[bool, Any]]:
+        """One transaction, one savepoint per write, one COMMIT: [(ok, result or exception)]."""
         conn.execute("BEGIN IMMEDIATE")
+        outcomes: list[tuple[bool, Any]] = []
         try:
-            result = body(conn)
+            for body in bodies:
+                conn.execute("SAVEPOINT write")
+                try:
+                    result = body(conn)
+                except Exception as exc:  # this write only: the others in the batch go on
+                    conn.execute("ROLLBACK TO write")
+                    conn.execute("RELEASE write")
+                    outcomes.append((False, exc))
+                else:
+                    conn.execute("RELEASE write")
+                    outcomes.append((True, result))
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
-        return result
+        return outcomes
 
     async def migrate(self) -> None:
         def apply(conn: sqlite3.Connection) -> None:
@@ -132,6 +188,8 @@ class SQLiteStore:
         def close(conn: sqlite3.Connection) -> None:
             conn.close()
 
+        if self._flusher is not None:
+            await self._flusher  # answer every write already accepted before closing
         if self._conn is not None:
             await self._run(close)
             self._conn = None
@@ -142,7 +200,7 @@ class SQLiteStore:
 
     # -- sites and keys -----------------------------------------------------------------------
     async def ensure_site(self, site_id: str, now: datetime) -> None:
-        await self._run(
+        await self._write(
             lambda conn: conn.execute(
                 "INSERT OR IGNORE INTO sites (id, created_at) VALUES (?, ?)", (site_id, to_ts(now))
             )
@@ -157,7 +215,7 @@ class SQLiteStore:
             )
             return ApiKey(id=int(cur.lastrowid or 0), site_id=site_id, role=role, prefix=prefix, created_at=now)
 
-        return await self._run(lambda conn: self._transaction(conn, create))
+        return await self._write(create)
 
     async def find_api_key(self, key_hash: str) -> ApiKey | None:
         def find(conn: sqlite3.Connection) -> ApiKey | None:
@@ -279,12 +337,12 @@ class SQLiteStore:
                 )
             return comment, body, False
 
-        return await self._run(lambda conn: self._transaction(conn, insert))
+        return await self._write(insert)
 
     # -- labels for retraining --------------------------------------------------------------------
     async def add_training_label(self, label: TrainingLabel, now: datetime) -> int:
         # The same statement a moderator decision runs inside its own transaction.
-        return await self._run(lambda conn: insert_training_label(conn, label, now))
+        return await self._write(lambda conn: insert_training_label(conn, label, now))
 
     async def list_training_labels(self, *, since_id: int = 0, limit: int = 10_000) -> list[dict[str, Any]]:
         def list_(conn: sqlite3.Connection) -> list[dict[str, Any]]:
@@ -546,7 +604,7 @@ class SQLiteStore:
             )
             return DecisionOutcome(updated, comment.status, event_id, queued, closed)
 
-        return await self._run(lambda conn: self._transaction(conn, decide))
+        return await self._write(decide)
 
     async def add_report(
         self, site_id: str, comment_id: int, *, reason: str, note: str | None, reporter_hash: str | None,
@@ -586,7 +644,7 @@ class SQLiteStore:
             open_reports = int(row[-1]) + (1 if awaiting else 0)
             return ReportOutcome(int(cur.lastrowid or 0), comment, open_reports, duplicate=False)
 
-        return await self._run(lambda conn: self._transaction(conn, report))
+        return await self._write(report)
 
     async def list_events(
         self, site_id: str, *, before_id: int | None, limit: int, comment_id: int | None = None,
@@ -615,7 +673,7 @@ class SQLiteStore:
             conn.execute("INSERT OR IGNORE INTO sites (id, created_at) VALUES (?, ?)", (site_id, to_ts(now)))
             conn.execute("UPDATE sites SET webhook_url = ?, webhook_secret = ? WHERE id = ?", (url, secret, site_id))
 
-        await self._run(lambda conn: self._transaction(conn, set_))
+        await self._write(set_)
 
     async def get_webhook(self, site_id: str) -> WebhookTarget | None:
         row = await self._run(
@@ -670,7 +728,7 @@ class SQLiteStore:
                     (stamp, error, item.id),
                 )
 
-        await self._run(lambda conn: self._transaction(conn, record))
+        await self._write(record)
 
     async def list_webhook_deliveries(self, site_id: str, *, before_id: int | None, limit: int) -> list[DeliveryRecord]:
         def list_(conn: sqlite3.Connection) -> list[DeliveryRecord]:
@@ -710,7 +768,7 @@ class SQLiteStore:
                 (to_ts(now), site_id),
             ).rowcount
 
-        return await self._run(lambda conn: self._transaction(conn, retry))
+        return await self._write(retry)
 
     # -- moderator page sessions ----------------------------------------------------------------
     async def create_session(self, *, id_hash: str, api_key_id: int, csrf_token: str, now: datetime,
@@ -723,7 +781,7 @@ class SQLiteStore:
                 (id_hash, api_key_id, csrf_token, to_ts(now), to_ts(expires_at)),
             )
 
-        await self._run(lambda conn: self._transaction(conn, create))
+        await self._write(create)
 
     async def find_session(self, id_hash: str, now: datetime) -> ModeratorSession | None:
         def find(conn: sqlite3.Connection) -> ModeratorSession | None:
@@ -738,7 +796,7 @@ class SQLiteStore:
         return await self._run(find)
 
     async def delete_session(self, id_hash: str) -> None:
-        await self._run(lambda conn: conn.execute("DELETE FROM moderator_sessions WHERE id_hash = ?", (id_hash,)))
+        await self._write(lambda conn: conn.execute("DELETE FROM moderator_sessions WHERE id_hash = ?", (id_hash,)))
 
 
 # -- moderator workflow helpers (each runs inside the caller's transaction) ---------------------------
