@@ -199,9 +199,9 @@ class TextModel:
         data = (data / np.repeat(norms, lengths)).astype(np.float32)
         return sp.csr_matrix((data, counts.indices.copy(), indptr.copy()), shape=counts.shape)
 
-    def _score_one(self, text: str) -> np.ndarray:
+    def _score_one(self, text: str, normalized: str | None = None) -> np.ndarray:
         """Fast path for a single comment: no scipy, a handful of numpy calls."""
-        ids = self._ids(normalize(text))
+        ids = self._ids(normalize(text) if normalized is None else normalized)
         if not ids:
             z = self.intercept
         else:
@@ -211,8 +211,9 @@ class TextModel:
             z = v @ self.coef[u] + self.intercept
         return _sigmoid(self.calibration[:, 0] * z + self.calibration[:, 1])
 
-    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        return self.weight(self._csr([self._ids(normalize(t)) for t in texts]))
+    def transform(self, texts: Sequence[str], normalized: Sequence[str] | None = None) -> sp.csr_matrix:
+        norms = [normalize(t) for t in texts] if normalized is None else normalized
+        return self.weight(self._csr([self._ids(n) for n in norms]))
 
     def decision(self, X: sp.csr_matrix) -> np.ndarray:
         return np.asarray(X @ self.coef, dtype=np.float64) + self.intercept
@@ -222,18 +223,22 @@ class TextModel:
         return _sigmoid(self.calibration[:, 0] * z + self.calibration[:, 1])
 
     # -- public API -------------------------------------------------------------------------------------------
-    def predict_scores(self, texts: Sequence[str]) -> list[dict[str, float]]:
-        """Calibrated probability per head for each text; one featurisation per batch for all heads."""
+    def predict_scores(self, texts: Sequence[str], normalized: Sequence[str] | None = None) -> list[dict[str, float]]:
+        """Calibrated probability per head for each text; one featurisation per batch for all heads.
+
+        ``normalized``: ``normalize(text)`` of each text when the caller has it already (it is not redone).
+        """
         if isinstance(texts, str):
             raise TypeError("predict_scores expects a sequence of texts, not a single string")
         if len(texts) == 0:
             return []
         if len(texts) == 1:
-            return [dict(zip(self.heads, map(float, self._score_one(texts[0]))))]
-        P = self.proba(self.transform(texts))
+            one = self._score_one(texts[0], None if normalized is None else normalized[0])
+            return [dict(zip(self.heads, map(float, one)))]
+        P = self.proba(self.transform(texts, normalized))
         return [dict(zip(self.heads, map(float, row))) for row in P]
 
-    def explain(self, text: str, head: str, top_k: int = 5) -> list[dict]:
+    def explain(self, text: str, head: str, top_k: int = 5, normalized: str | None = None) -> list[dict]:
         """Words/spans of the original text that pushed ``head`` up: ``[{"text", "weight"}]``, strongest first.
 
         ``weight`` is the contribution to the calibrated log-odds. Only positive contributions are returned.
@@ -242,7 +247,7 @@ class TextModel:
             raise KeyError(f"unknown head {head!r}; heads are {self.heads}")
         h = self.heads.index(head)
         slope = float(self.calibration[h, 0])
-        norm = normalize(text)
+        norm = normalize(text) if normalized is None else normalized
         words = norm.split()
         if not words or slope == 0.0:
             return []
