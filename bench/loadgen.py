@@ -23,7 +23,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mix import bodies  # noqa: E402 - the sibling module, run as a script
+from mix import bodies
 
 GRACE_SECONDS = 10.0  # requests still unanswered this long after the run ends count as timeouts
 
@@ -42,7 +42,7 @@ async def open_loop(url: str, headers: dict[str, str], payloads: list[bytes], ra
                 async with session.post(url, data=payloads[i % len(payloads)], headers=headers) as resp:
                     await resp.read()
                     statuses[str(resp.status)] += 1
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 statuses["timeout"] += 1
                 return
             except aiohttp.ClientError as exc:

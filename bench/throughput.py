@@ -27,21 +27,20 @@ import re
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
-from mix import templates  # noqa: E402 - sibling module, run as a script
+from mix import templates
 
 STAGES = ("parse", "validate", "normalise", "score", "store", "respond")
 
@@ -325,7 +324,7 @@ def moderation_cmd() -> list[str]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {
-        "label": args.label, "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "label": args.label, "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "git": subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True,
                               text=True, check=False).stdout.strip(),
         "machine": machine(), "load_before": load_now(), "quick": args.quick, "workers": args.workers,

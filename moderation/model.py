@@ -243,14 +243,19 @@ class TextModel:
 
         ``weight`` is the contribution to the calibrated log-odds. Only positive contributions are returned.
         """
-        if head not in self.heads:
-            raise KeyError(f"unknown head {head!r}; heads are {self.heads}")
-        h = self.heads.index(head)
-        slope = float(self.calibration[h, 0])
+        return self.explain_heads(text, [head], top_k, normalized)[head]
+
+    def explain_heads(self, text: str, heads: Sequence[str], top_k: int = 5,
+                      normalized: str | None = None) -> dict[str, list[dict]]:
+        """``explain`` for several heads of one text: the features and spans are worked out once for all."""
+        for head in heads:
+            if head not in self.heads:
+                raise KeyError(f"unknown head {head!r}; heads are {self.heads}")
+        out: dict[str, list[dict]] = {head: [] for head in heads}
         norm = normalize(text) if normalized is None else normalized
         words = norm.split()
-        if not words or slope == 0.0:
-            return []
+        if not words or not heads:
+            return out
         tokens = [_WORD_RE.findall(w) for w in words]
         flat = [t for toks in tokens for t in toks]
         owner = [i for i, toks in enumerate(tokens) for _ in toks]
@@ -259,28 +264,36 @@ class TextModel:
         rows = per_word + [[b] for b in bigrams]
         C = self.counts(rows).tocoo()  # (n_words + n_bigrams, n_features) raw counts
         if C.nnz == 0:
-            return []
+            return out
         u, inv = np.unique(C.col, return_inverse=True)
         tf = np.bincount(inv, weights=C.data)  # counts of each feature in the whole text
         xv = (1.0 + np.log(tf)) * self.idf[u]
         xv /= np.sqrt(np.dot(xv, xv))
-        per_count = xv * self.coef[u, h] / tf  # contribution of one occurrence of each feature
-        share = C.data * per_count[inv]
-        row_score = np.bincount(C.row, weights=share, minlength=C.shape[0]) * slope
-        word_score = row_score[: len(words)].copy()
-        for j in range(len(bigrams)):
-            s = row_score[len(words) + j] / 2.0
-            word_score[owner[j]] += s
-            word_score[owner[j + 1]] += s
-        spans = _align(text, words)
-        merged: dict[str, float] = {}
-        for i, w in enumerate(words):
-            if word_score[i] <= 0:
+        spans: list[str | None] | None = None
+        for head in heads:
+            h = self.heads.index(head)
+            slope = float(self.calibration[h, 0])
+            if slope == 0.0:
                 continue
-            key = spans[i] or w
-            merged[key] = merged.get(key, 0.0) + float(word_score[i])
-        out = sorted(merged.items(), key=lambda kv: -kv[1])[: max(0, int(top_k))]
-        return [{"text": k, "weight": round(v, 4)} for k, v in out]
+            per_count = xv * self.coef[u, h] / tf  # contribution of one occurrence of each feature
+            share = C.data * per_count[inv]
+            row_score = np.bincount(C.row, weights=share, minlength=C.shape[0]) * slope
+            word_score = row_score[: len(words)].copy()
+            for j in range(len(bigrams)):
+                s = row_score[len(words) + j] / 2.0
+                word_score[owner[j]] += s
+                word_score[owner[j + 1]] += s
+            if spans is None:
+                spans = _align(text, words)
+            merged: dict[str, float] = {}
+            for i, w in enumerate(words):
+                if word_score[i] <= 0:
+                    continue
+                key = spans[i] or w
+                merged[key] = merged.get(key, 0.0) + float(word_score[i])
+            ranked = sorted(merged.items(), key=lambda kv: -kv[1])[: max(0, int(top_k))]
+            out[head] = [{"text": k, "weight": round(v, 4)} for k, v in ranked]
+        return out
 
     def __repr__(self) -> str:
         return f"TextModel(heads={self.heads}, n_features={self.n_features})"

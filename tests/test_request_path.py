@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
 from pathlib import Path
 
 from moderation.auth import KeyCache
@@ -41,13 +42,13 @@ async def test_revoked_key_is_refused_once_its_cache_entry_expires(api: Api, set
 
 
 async def test_key_cache_expires_and_invalidates() -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from moderation.domain import ApiKey, Role
 
     ticks = Ticks()
     cache = KeyCache(ttl=1.0, clock=ticks)
-    key = ApiKey(1, "s", Role.SITE, "mod_site_x", datetime.now(timezone.utc))
+    key = ApiKey(1, "s", Role.SITE, "mod_site_x", datetime.now(UTC))
     cache.put("h", key)
     ticks.now += 0.5
     assert cache.get("h") is key
@@ -123,3 +124,13 @@ async def test_service_normalises_content_once(api: Api) -> None:
     resp = await api.post_comment(body)
     assert resp.status == 201
     assert seen == [normalize(body["content"])]
+
+
+def test_explain_heads_matches_explain_head_by_head(tiny_models_dir: Path) -> None:
+    from moderation.model import load_model
+
+    model = load_model(tiny_models_dir).model
+    for text in [*SPAM, *HAM, "", "𝐒𝐋𝐎𝐓 𝐆𝐀𝐂𝐎𝐑 maxwin", "s.l.o.t g4c0r"]:
+        together = model.explain_heads(text, list(model.heads), 5, normalized=normalize(text))
+        assert together == {head: model.explain(text, head, 5) for head in model.heads}
+    assert any(model.explain_heads(t, ["spam"])["spam"] for t in SPAM)  # it does explain something

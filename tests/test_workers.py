@@ -88,7 +88,7 @@ async def submit_many(base: str, key: str, start: int, count: int, *, during=Non
                                             headers={"Authorization": f"Bearer {key}"}) as resp:
                         if resp.status == 201:
                             acknowledged[email] = (await resp.json())["id"]
-                except (aiohttp.ClientError, asyncio.TimeoutError):
+                except (TimeoutError, aiohttp.ClientError):
                     pass  # the killed worker's connections: not acknowledged, so nothing is promised
 
         tasks = [asyncio.create_task(client()) for _ in range(8)]

@@ -110,7 +110,7 @@ class Scorer:
         try:
             # shield: a comment given up on must not cancel the batch the others are waiting for.
             return await asyncio.wait_for(asyncio.shield(item.future), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.error("model_timeout", timeout_s=timeout, model_version=self.version)
             raise ScoringUnavailable(f"scoring took longer than {timeout} s") from None
 
@@ -197,12 +197,14 @@ def _result(loaded: LoadedModel, item: _Item, row: dict[str, float]) -> ScoringR
         for head, info in adjusted.items():
             scores[head] = info["score"]
     thresholds = {**loaded.thresholds, **item.hold_thresholds}
-    takes_normalized = _takes_normalized(type(loaded.model), "explain")
-    explanations = {
-        head: loaded.model.explain(item.text, head, EXPLAIN_TOP_K, normalized=item.normalized)
-        if takes_normalized else loaded.model.explain(item.text, head, EXPLAIN_TOP_K)
-        for head, score in scores.items()
-        if head in thresholds and score >= thresholds[head]
-    }
+    held = [head for head, score in scores.items() if head in thresholds and score >= thresholds[head]]
+    model = loaded.model
+    if held and hasattr(model, "explain_heads"):  # one pass over the text for every head it reaches
+        explanations = model.explain_heads(item.text, held, EXPLAIN_TOP_K, normalized=item.normalized)
+    elif _takes_normalized(type(model), "explain"):
+        explanations = {head: model.explain(item.text, head, EXPLAIN_TOP_K, normalized=item.normalized)
+                        for head in held}
+    else:
+        explanations = {head: model.explain(item.text, head, EXPLAIN_TOP_K) for head in held}
     return ScoringResult(scores=scores, version=loaded.version, thresholds=thresholds, explanations=explanations,
                          site=adjusted)

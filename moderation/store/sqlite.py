@@ -17,6 +17,7 @@ them take turns.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -122,7 +123,7 @@ class SQLiteStore:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             bodies = [body for body, _ in batch]
             try:
-                outcomes = await self._run(lambda conn: self._commit_batch(conn, bodies))
+                outcomes = await self._run(functools.partial(self._commit_batch, bodies=bodies))
             except Exception as exc:  # BEGIN or COMMIT failed: nothing of the batch is stored
                 for _, future in batch:
                     if not future.done():
@@ -135,7 +136,7 @@ class SQLiteStore:
                     future.set_result(value) if ok else future.set_exception(value)
 
     @staticmethod
-    def _commit_batch(conn: sqlite3.Connection, bodies: list[Callable[[sqlite3.Connection], Any]]) -> list[
+    def _commit_batch(conn: sqlite3.Connection, *, bodies: list[Callable[[sqlite3.Connection], Any]]) -> list[
             tuple[bool, Any]]:
         """One transaction, one savepoint per write, one COMMIT: [(ok, result or exception)]."""
         conn.execute("BEGIN IMMEDIATE")
