@@ -106,6 +106,30 @@ def rss_mb(pid: int) -> dict[str, float]:
     return {"rss_mb": fields.get("VmRSS", 0.0), "peak_rss_mb": fields.get("VmHWM", 0.0)}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and its descendants so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+def closed_with_cpu(load: Load, base: str, key: str, duration: float, pid: int) -> dict[str, Any]:
+    """A closed-loop run plus the server's CPU time per answered request: a figure that other
+    people's load on the machine disturbs far less than requests/s."""
+    before = cpu_seconds(pid)
+    out = load.closed(base, key, duration)
+    used = cpu_seconds(pid) - before
+    answered = out["rps"] * out["seconds"]
+    out["server_cpu_ms_per_request"] = round(used / answered * 1000, 3) if answered else None
+    return out
+
+
 def tree_rss(pid: int) -> list[dict[str, Any]]:
     out = []
     for p in process_tree(pid):
@@ -133,7 +157,9 @@ class Load:
     def __init__(self, tmp: Path, tpl_file: Path, args: argparse.Namespace) -> None:
         self.tmp, self.tpl_file, self.args = tmp, tpl_file, args
         self.next_author = 1  # every request in the whole run gets a new author number
-        self.wrk = shutil.which("wrk")
+        self.wrk = shutil.which("wrk") if args.generator != "python" else None
+        if args.generator == "wrk" and not self.wrk:
+            raise SystemExit("wrk is not installed (apt-get install wrk), or use --generator python")
 
     def _take(self, count: int) -> int:
         start = self.next_author
@@ -347,7 +373,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             wait_ready(f"http://127.0.0.1:{port}/readyz", bare)
             base = f"http://127.0.0.1:{port}"
             load.closed(base, "", min(2.0, args.closed_seconds))  # warm-up
-            result["bare"] = {"closed": load.closed(base, "", args.closed_seconds)}
+            result["bare"] = {"closed": closed_with_cpu(load, base, "", args.closed_seconds, bare.pid)}
             top_rate = max(args.rates)
             result["bare"]["open_at_top_rate"] = load.open(base, "", top_rate, args.open_seconds)
             result["bare"]["rss"] = tree_rss(bare.pid)
@@ -376,7 +402,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ours.update(process_tree(service.pid))
             load.closed(base, key, min(2.0, args.closed_seconds))  # warm-up (caches, first fsyncs)
             m0 = scrape(base)
-            svc: dict[str, Any] = {"closed": load.closed(base, key, args.closed_seconds)}
+            svc: dict[str, Any] = {"closed": closed_with_cpu(load, base, key, args.closed_seconds, service.pid)}
             m1 = scrape(base)
             svc["open"] = []
             for rate in args.rates:
@@ -439,13 +465,15 @@ def markdown(r: dict[str, Any]) -> str:
         f"load average before/during/after: {r['load_before']} / {r.get('load_during', '?')} / {r['load_after']}; "
         f"other busy processes: {', '.join(r.get('others') or []) or 'none above 5%'}.",
         "",
-        "| closed loop | tool | req/s | p50 ms | p99 ms | errors |",
-        "|---|---|---:|---:|---:|---:|",
+        "| closed loop | tool | req/s | server CPU ms/request | p50 ms | p99 ms | errors |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for name, c in (("bare aiohttp", bare["closed"]), ("service", svc["closed"])):
-        lines.append(f"| {name} | {c['tool']} | {fmt(c['rps'])} | {fmt(c['p50_ms'])} | {fmt(c['p99_ms'])} | "
-                     f"{c['errors']} |")
-    lines += ["", f"**Ratio service / bare: {fmt(r['ratio'])}**", "",
+        lines.append(f"| {name} | {c['tool']} | {fmt(c['rps'])} | {fmt(c.get('server_cpu_ms_per_request'))} | "
+                     f"{fmt(c['p50_ms'])} | {fmt(c['p99_ms'])} | {c['errors']} |")
+    cpu_b, cpu_s = bare["closed"].get("server_cpu_ms_per_request"), svc["closed"].get("server_cpu_ms_per_request")
+    cpu_ratio = f"; by CPU per request: {cpu_b / cpu_s:.3f}" if cpu_b and cpu_s else ""
+    lines += ["", f"**Ratio service / bare: {fmt(r['ratio'])}**{cpu_ratio}", "",
               "| open loop offered/s | achieved/s | p50 ms | p95 ms | p99 ms | p99.9 ms | max ms | errors |",
               "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for o in svc["open"]:
@@ -464,7 +492,8 @@ def markdown(r: dict[str, Any]) -> str:
               f"{r.get('service_ready_s', '?')} s."]
     budget = svc.get("stage_budget")
     if budget:
-        lines += ["", "Per-stage budget (mean ms per submission over the whole service run): "
+        scope = " (one worker's figures: /metrics is answered by whichever worker accepts)" if r["workers"] > 1 else ""
+        lines += ["", f"Per-stage budget{scope} (mean ms per submission over the whole service run, queueing included): "
                   + ", ".join(f"{k} {fmt(v['mean_ms'])}" for k, v in budget.items()) + "."]
     else:
         lines += ["", "Per-stage budget: the service has no stage timers (before issue 12)."]
@@ -491,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models-dir", type=Path, default=REPO / "models")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto",
+                        help="closed-loop generator: wrk when installed (auto), or the Python one")
     parser.add_argument("--generators", type=int, default=2, help="Python load generator processes (open loop)")
     parser.add_argument("--closed-seconds", type=float, default=10.0)
     parser.add_argument("--open-seconds", type=float, default=10.0)
