@@ -10,13 +10,11 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from .auth import KeyCache
 from .campaigns import CampaignMemory
 from .keys import (
     CAMPAIGNS,
     CLOCK,
     EXECUTOR,
-    KEY_CACHE,
     METRICS,
     SCORER,
     SETTINGS,
@@ -60,7 +58,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     app[CLOCK] = clock
     app[METRICS] = Metrics()
     app.on_response_prepare.append(close_if_body_unread)
-    app[KEY_CACHE] = KeyCache()
     app.cleanup_ctx.append(_executor_ctx)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_campaigns_ctx)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
-from collections.abc import Callable
 
 from aiohttp import web
 
@@ -15,45 +13,6 @@ from .errors import Forbidden, Unauthorized
 
 KEY_PREFIXES = {Role.SITE: "mod_site_", Role.MODERATOR: "mod_mod_", Role.ADMIN: "mod_adm_"}
 API_KEY = web.RequestKey("api_key", ApiKey)
-
-# How stale a cached key may be: a key revoked in the database (by any replica) is refused within this.
-KEY_CACHE_SECONDS = 1.0
-KEY_CACHE_MAX = 10_000
-
-
-class KeyCache:
-    """Known API keys by hash, each trusted for ``ttl`` seconds, so most requests skip the database.
-
-    Revocation lands in the database; every replica re-reads a key at most ``ttl`` after its last
-    read, so revocation is effective everywhere within ``ttl`` without any message between them.
-    Unknown keys are not cached (a key created a moment ago works at once). ``invalidate`` drops
-    entries at once, for changes made in this process.
-    """
-
-    def __init__(self, ttl: float = KEY_CACHE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl = ttl
-        self.clock = clock
-        self._keys: dict[str, tuple[float, ApiKey]] = {}
-
-    def get(self, digest: str) -> ApiKey | None:
-        entry = self._keys.get(digest)
-        if entry is None:
-            return None
-        if self.clock() - entry[0] >= self.ttl:
-            del self._keys[digest]
-            return None
-        return entry[1]
-
-    def put(self, digest: str, key: ApiKey) -> None:
-        if len(self._keys) >= KEY_CACHE_MAX:
-            self._keys.clear()
-        self._keys[digest] = (self.clock(), key)
-
-    def invalidate(self, digest: str | None = None) -> None:
-        if digest is None:
-            self._keys.clear()
-        else:
-            self._keys.pop(digest, None)
 
 
 def new_key(role: Role) -> str:
@@ -75,18 +34,13 @@ def bearer_token(request: web.Request) -> str | None:
 
 async def authenticate(request: web.Request, token: str | None, *roles: Role) -> ApiKey:
     """The key behind ``token`` if it is valid and has one of ``roles``: else 401 / 403."""
-    from .keys import KEY_CACHE, STORE
+    from .keys import STORE
 
     # Our keys are ASCII; anything else (a header byte decoded as a lone surrogate) cannot be one.
     if not token or len(token) > 200 or not token.isascii():
         raise Unauthorized()
     digest = hash_key(token)
-    cache = request.app[KEY_CACHE]
-    key = cache.get(digest)
-    if key is None:
-        key = await request.app[STORE].find_api_key(digest)
-        if key is not None and key.revoked_at is None:
-            cache.put(digest, key)
+    key = await request.app[STORE].find_api_key(digest)
     # The lookup is by hash already; compare again in constant time so no timing tells a near miss.
     if key is None or key.revoked_at is not None or not hmac.compare_digest(digest, hash_key(token)):
         raise Unauthorized("The API key is missing, unknown or revoked.")

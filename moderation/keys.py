@@ -8,7 +8,6 @@ from datetime import datetime
 
 from aiohttp import web
 
-from .auth import KeyCache
 from .campaigns import CampaignMemory
 from .metrics import Metrics
 from .pipeline.scoring import Scorer
@@ -21,8 +20,6 @@ SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
 SCORER = web.AppKey("scorer", Scorer)
 METRICS = web.AppKey("metrics", Metrics)
-# API keys read recently (auth.KeyCache: revocation effective within a second).
-KEY_CACHE = web.AppKey("key_cache", KeyCache)
 EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
 # The clock, injected so tests control time (flood interval, form timing).
 CLOCK = web.AppKey("clock", Callable[[], datetime])

@@ -1,4 +1,5 @@
-"""The lean request path (issue 12): cached keys that still honour revocation, micro-batched scoring,
+"""The lean request path (issue 12): key lookups that still honour revocation at once (SQLite) or within
+a second across replicas (PostgreSQL), micro-batched scoring,
 normalisation done once, per-stage timers."""
 
 from __future__ import annotations
@@ -6,16 +7,20 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC
 from pathlib import Path
 
-from moderation.auth import KeyCache
-from moderation.keys import KEY_CACHE, METRICS, SCORER
+import pytest
+
+from moderation.domain import ApiKey, Role
+from moderation.keys import METRICS, SCORER
 from moderation.pipeline.scoring import Scorer, ScoringUnavailable
 from moderation.settings import Settings
+from moderation.store.keycache import KeyCache
+from moderation.store.postgres import PostgresStore
 from moderation.textnorm import normalize
 
 from .conftest import HAM, SPAM, Api, valid_comment
+from .test_store_contract import NOW, pg_url  # noqa: F401 - pg_url is a fixture
 
 
 class Ticks:
@@ -28,27 +33,45 @@ class Ticks:
         return self.now
 
 
-async def test_revoked_key_is_refused_once_its_cache_entry_expires(api: Api, settings: Settings) -> None:
-    ticks = Ticks()
-    api.app[KEY_CACHE].clock = ticks
+async def test_sqlite_key_revoked_in_the_database_is_refused_at_once(api: Api, settings: Settings) -> None:
     key = await api.key()
     assert (await api.post_comment(author_email="a@example.com")).status == 201
-    with sqlite3.connect(settings.data_dir / "moderation.sqlite3") as conn:  # as another replica would
+    with sqlite3.connect(settings.data_dir / "moderation.sqlite3") as conn:  # as an operator would
         conn.execute("UPDATE api_keys SET revoked_at = '2026-01-01T00:00:00.000000Z'")
-    ticks.now += api.app[KEY_CACHE].ttl  # one TTL (a second) later
-    resp = await api.post_comment(author_email="b@example.com", key=key)
-    assert resp.status == 401
-    assert (await api.post_comment(author_email="c@example.com", key=key)).status == 401  # not cached either
+    assert (await api.post_comment(author_email="b@example.com", key=key)).status == 401
+
+
+@pytest.mark.postgres
+async def test_postgres_replicas_refuse_a_revoked_key_within_the_cache_time(pg_url: str) -> None:  # noqa: F811
+    replica_a, replica_b = PostgresStore(pg_url), PostgresStore(pg_url)
+    await replica_a.migrate()
+    await replica_b.migrate()
+    try:
+        ticks = Ticks()
+        replica_a.key_cache.clock = ticks
+        created = await replica_b.create_api_key(site_id="s", role=Role.SITE, key_hash="h1", prefix="mod_site_x",
+                                                 now=NOW)
+        found = await replica_a.find_api_key("h1")
+        assert found is not None and found.id == created.id
+        async with replica_b.pool.acquire() as conn:  # revoked through the other replica
+            await conn.execute("UPDATE api_keys SET revoked_at = now() WHERE key_hash = 'h1'")
+        ticks.now += 0.5
+        cached = await replica_a.find_api_key("h1")
+        assert cached is not None and cached.revoked_at is None  # still within the second
+        ticks.now += 0.5
+        revoked = await replica_a.find_api_key("h1")
+        assert revoked is not None and revoked.revoked_at is not None  # auth refuses it
+    finally:
+        await replica_a.close()
+        await replica_b.close()
 
 
 async def test_key_cache_expires_and_invalidates() -> None:
-    from datetime import datetime
-
-    from moderation.domain import ApiKey, Role
+    from datetime import datetime, timezone
 
     ticks = Ticks()
     cache = KeyCache(ttl=1.0, clock=ticks)
-    key = ApiKey(1, "s", Role.SITE, "mod_site_x", datetime.now(UTC))
+    key = ApiKey(1, "s", Role.SITE, "mod_site_x", datetime.now(timezone.utc))
     cache.put("h", key)
     ticks.now += 0.5
     assert cache.get("h") is key
