@@ -409,9 +409,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 time.sleep(args.pause)  # let the previous backlog drain
                 svc["open"].append(load.open(base, key, rate, args.open_seconds))
             m2 = scrape(base)
-            svc["stage_budget"] = stage_budget(m0, m2)
-            svc["commit_batches_closed"] = batch_sizes(m0, m1)
-            svc["commit_batches_open"] = batch_sizes(m1, m2)
+            if args.workers > 1:
+                # Each scrape reaches whichever worker accepts it, so differences between scrapes mix
+                # workers: report the last scraped worker's totals since its start instead.
+                svc["stage_budget"] = stage_budget({}, m2)
+                svc["commit_batches_closed"] = None
+                svc["commit_batches_open"] = batch_sizes({}, m2)
+            else:
+                svc["stage_budget"] = stage_budget(m0, m2)
+                svc["commit_batches_closed"] = batch_sizes(m0, m1)
+                svc["commit_batches_open"] = batch_sizes(m1, m2)
             svc["rss"] = tree_rss(service.pid)
             if args.profile:
                 svc["profile"] = run_profile(load, base, key, service.pid, tmp, args)
@@ -500,7 +507,8 @@ def markdown(r: dict[str, Any]) -> str:
     for phase in ("closed", "open"):
         b = svc.get(f"commit_batches_{phase}")
         if b:
-            lines.append(f"Group commit ({phase} loop): {b['commits']} commits for {b['rows']} rows, mean batch "
+            where = "one worker, since its start" if r["workers"] > 1 else f"{phase} loop"
+            lines.append(f"Group commit ({where}): {b['commits']} commits for {b['rows']} rows, mean batch "
                          f"{fmt(b['mean_batch'])}; commits by batch size ≤: {json.dumps(b['commits_by_size_le'])}.")
     prof = svc.get("profile")
     if prof:
