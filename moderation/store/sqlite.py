@@ -465,7 +465,7 @@ class SQLiteStore:
                 conn.execute("UPDATE sites SET campaign_version = campaign_version + 1 WHERE id = ?", (site_id,))
             return changed
 
-        return await self._run(lambda conn: self._transaction(conn, record))
+        return await self._write(record)
 
     async def list_campaign_signatures(self, site_id: str, *, now: datetime) -> list[CampaignSignature]:
         def list_(conn: sqlite3.Connection) -> list[CampaignSignature]:
@@ -507,7 +507,7 @@ class SQLiteStore:
                 conn.execute("UPDATE sites SET campaign_version = campaign_version + 1 WHERE id = ?", (site_id,))
             return bool(done)
 
-        return await self._run(lambda conn: self._transaction(conn, remove))
+        return await self._write(remove)
 
     async def list_clusters(self, site_id: str, *, statuses: tuple[Status, ...], min_size: int,
                             limit: int) -> list[ClusterSummary]:
