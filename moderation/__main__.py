@@ -1,6 +1,6 @@
 """The ``moderation`` command: serve, manage keys, try the classifiers.
 
-    moderation serve [--host H] [--port P] [--data-dir DIR] [--models-dir DIR] [--policy FILE]
+    moderation serve [--host H] [--port P] [--workers N] [--data-dir DIR] [--models-dir DIR] [--policy FILE]
     moderation keys create --role {site,moderator,admin} --site SITE [--data-dir DIR]
     moderation check "some text"
     moderation models list | promote VERSION|latest | rollback   [--models-dir DIR]
@@ -29,6 +29,16 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", dest="policy_file", type=Path, help="policy TOML file (env MODERATION_POLICY_FILE)")
 
 
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moderation", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"moderation {__version__}")
@@ -38,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(serve)
     serve.add_argument("--host", help="interface to listen on (env MODERATION_HOST; default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (env MODERATION_PORT; default 8080)")
+    serve.add_argument("--workers", type=_positive, default=1,
+                       help="worker processes sharing the port, each with its own model (default 1)")
+    # Internal: a worker started by the --workers supervisor serves on the socket it inherited.
+    serve.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
 
     keys = commands.add_parser("keys", help="manage API keys")
     key_commands = keys.add_subparsers(dest="key_command", required=True)
@@ -91,14 +105,46 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(json=settings.log_json)
     import structlog
 
+    if args.workers > 1 and args.listen_fd is None:
+        from .workers import supervise
+
+        return supervise(settings, args.workers, _without_workers(args.argv))
     structlog.get_logger("moderation").info(
         "starting", host=settings.host, port=settings.port, data_dir=str(settings.data_dir),
         models_dir=str(settings.models_dir), version=__version__,
     )
+    where: dict[str, object] = {"host": settings.host, "port": settings.port}
+    if args.listen_fd is not None:
+        import socket
+
+        where = {"sock": socket.socket(fileno=args.listen_fd)}
     # run_app stops accepting on SIGTERM/SIGINT and lets in-flight requests finish (shutdown_timeout).
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, shutdown_timeout=30,
-                access_log=None, print=None)
+    web.run_app(create_app(settings), shutdown_timeout=30, access_log=None, print=None, loop=new_event_loop(),
+                **where)  # type: ignore[arg-type]
     return 0
+
+
+def _without_workers(argv: Sequence[str]) -> list[str]:
+    """The serve options to give each worker: all of them but ``--workers``."""
+    out: list[str] = []
+    skip = False
+    for arg in argv[1:]:  # argv[0] is "serve"
+        if skip:
+            skip = False
+        elif arg == "--workers":
+            skip = True
+        elif not arg.startswith("--workers="):
+            out.append(arg)
+    return out
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where it exists (a faster event loop, same semantics), else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:  # Windows
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
@@ -221,7 +267,9 @@ def cmd_sites_set_webhook(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         if args.command == "serve":
             return cmd_serve(args)

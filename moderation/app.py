@@ -91,7 +91,7 @@ async def _executor_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
-    store = open_store(app[SETTINGS].effective_database_url)
+    store = open_store(app[SETTINGS].effective_database_url, on_commit=app[METRICS].commit_batch.observe)
     await store.migrate()
     app[STORE] = store
     yield

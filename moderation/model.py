@@ -267,9 +267,13 @@ class TextModel:
         self.info = dict(info or {})
         self.lexicons = lexicons or Lexicons()
 
-    def _ids(self, text: str) -> list[int]:
-        """Vocabulary ids of ``text_features(text)`` (same multiset), with per-word features cached."""
-        normalized = normalize(text)
+    def _ids(self, text: str, normalized: str | None = None) -> list[int]:
+        """Vocabulary ids of ``text_features(text)`` (same multiset), with per-word features cached.
+
+        ``normalized`` is ``normalize(text)`` when the caller has it already; evidence needs the raw text.
+        """
+        if normalized is None:
+            normalized = normalize(text)
         get = self.vocab.get
         extras = self.lexicons.chunk_extras
         cache = self.__dict__.get("_chunk_cache")
@@ -329,9 +333,9 @@ class TextModel:
         data = (data / np.repeat(norms, lengths)).astype(np.float32)
         return sp.csr_matrix((data, counts.indices.copy(), indptr.copy()), shape=counts.shape)
 
-    def _score_one(self, text: str) -> np.ndarray:
+    def _score_one(self, text: str, normalized: str | None = None) -> np.ndarray:
         """Fast path for a single comment: no scipy, a handful of numpy calls."""
-        ids = self._ids(text)
+        ids = self._ids(text, normalized)
         if not ids:
             z = self.intercept
         else:
@@ -341,9 +345,13 @@ class TextModel:
             z = v @ self.coef[u] + self.intercept
         return _sigmoid(self.calibration[:, 0] * z + self.calibration[:, 1])
 
-    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """Sparse features of the shared featurisation (tf-idf, l2 rows), one row per text."""
-        return self.weight(self._csr([self._ids(t) for t in texts]))
+    def transform(self, texts: Sequence[str], normalized: Sequence[str] | None = None) -> sp.csr_matrix:
+        """Sparse features of the shared featurisation (tf-idf, l2 rows), one row per text.
+
+        ``normalized``: ``normalize(text)`` of each text when the caller has it already (it is not redone).
+        """
+        norms: Sequence[str | None] = [None] * len(texts) if normalized is None else normalized
+        return self.weight(self._csr([self._ids(t, n) for t, n in zip(texts, norms, strict=True)]))
 
     def decision(self, X: sp.csr_matrix) -> np.ndarray:
         return np.asarray(X @ self.coef, dtype=np.float64) + self.intercept
@@ -353,30 +361,39 @@ class TextModel:
         return _sigmoid(self.calibration[:, 0] * z + self.calibration[:, 1])
 
     # -- public API -------------------------------------------------------------------------------------------
-    def predict_scores(self, texts: Sequence[str]) -> list[dict[str, float]]:
-        """Calibrated probability per head for each text; one featurisation per batch for all heads."""
+    def predict_scores(self, texts: Sequence[str], normalized: Sequence[str] | None = None) -> list[dict[str, float]]:
+        """Calibrated probability per head for each text; one featurisation per batch for all heads.
+
+        ``normalized``: ``normalize(text)`` of each text when the caller has it already (it is not redone).
+        """
         if isinstance(texts, str):
             raise TypeError("predict_scores expects a sequence of texts, not a single string")
         if len(texts) == 0:
             return []
         if len(texts) == 1:
-            return [dict(zip(self.heads, map(float, self._score_one(texts[0]))))]
-        P = self.proba(self.transform(texts))
+            one = self._score_one(texts[0], None if normalized is None else normalized[0])
+            return [dict(zip(self.heads, map(float, one)))]
+        P = self.proba(self.transform(texts, normalized))
         return [dict(zip(self.heads, map(float, row))) for row in P]
 
-    def explain(self, text: str, head: str, top_k: int = 5) -> list[dict]:
+    def explain(self, text: str, head: str, top_k: int = 5, normalized: str | None = None) -> list[dict]:
         """Words/spans of the original text that pushed ``head`` up: ``[{"text", "weight"}]``, strongest first.
 
         ``weight`` is the contribution to the calibrated log-odds. Only positive contributions are returned.
         """
-        if head not in self.heads:
-            raise KeyError(f"unknown head {head!r}; heads are {self.heads}")
-        h = self.heads.index(head)
-        slope = float(self.calibration[h, 0])
-        norm = normalize(text)
+        return self.explain_heads(text, [head], top_k, normalized)[head]
+
+    def explain_heads(self, text: str, heads: Sequence[str], top_k: int = 5,
+                      normalized: str | None = None) -> dict[str, list[dict]]:
+        """``explain`` for several heads of one text: the features and spans are worked out once for all."""
+        for head in heads:
+            if head not in self.heads:
+                raise KeyError(f"unknown head {head!r}; heads are {self.heads}")
+        out: dict[str, list[dict]] = {head: [] for head in heads}
+        norm = normalize(text) if normalized is None else normalized
         words = norm.split()
-        if not words or slope == 0.0:
-            return []
+        if not words or not heads:
+            return out
         tokens = [_WORD_RE.findall(w) for w in words]
         flat = [t for toks in tokens for t in toks]
         owner = [i for i, toks in enumerate(tokens) for _ in toks]
@@ -389,32 +406,40 @@ class TextModel:
         rows = per_word + [[b] for b in bigrams] + [evidence_features(text) if self.lexicons.evidence else []]
         C = self.counts(rows).tocoo()  # (n_words + n_bigrams, n_features) raw counts
         if C.nnz == 0:
-            return []
+            return out
         u, inv = np.unique(C.col, return_inverse=True)
         tf = np.bincount(inv, weights=C.data)  # counts of each feature in the whole text
         xv = (1.0 + np.log(tf)) * self.idf[u]
         xv /= np.sqrt(np.dot(xv, xv))
-        per_count = xv * self.coef[u, h] / tf  # contribution of one occurrence of each feature
-        share = C.data * per_count[inv]
-        row_score = np.bincount(C.row, weights=share, minlength=C.shape[0]) * slope
-        word_score = row_score[: len(words)].copy()
-        for j in range(len(bigrams)):
-            s = row_score[len(words) + j] / 2.0
-            word_score[owner[j]] += s
-            word_score[owner[j + 1]] += s
-        spans = _align(text, words)
-        styled = [i for i, sp_ in enumerate(spans) if sp_ is not None and not sp_.isascii()]
-        if styled:
-            for i in styled:
-                word_score[i] += row_score[-1] / len(styled)
-        merged: dict[str, float] = {}
-        for i, w in enumerate(words):
-            if word_score[i] <= 0:
+        spans: list[str | None] | None = None
+        styled: list[int] = []
+        for head in heads:
+            h = self.heads.index(head)
+            slope = float(self.calibration[h, 0])
+            if slope == 0.0:
                 continue
-            key = spans[i] or w
-            merged[key] = merged.get(key, 0.0) + float(word_score[i])
-        out = sorted(merged.items(), key=lambda kv: -kv[1])[: max(0, int(top_k))]
-        return [{"text": k, "weight": round(v, 4)} for k, v in out]
+            per_count = xv * self.coef[u, h] / tf  # contribution of one occurrence of each feature
+            share = C.data * per_count[inv]
+            row_score = np.bincount(C.row, weights=share, minlength=C.shape[0]) * slope
+            word_score = row_score[: len(words)].copy()
+            for j in range(len(bigrams)):
+                s = row_score[len(words) + j] / 2.0
+                word_score[owner[j]] += s
+                word_score[owner[j + 1]] += s
+            if spans is None:
+                spans = _align(text, words)
+                styled = [i for i, sp_ in enumerate(spans) if sp_ is not None and not sp_.isascii()]
+            for i in styled:  # the evidence row's share goes to the words written non-ASCII
+                word_score[i] += row_score[-1] / len(styled)
+            merged: dict[str, float] = {}
+            for i, w in enumerate(words):
+                if word_score[i] <= 0:
+                    continue
+                key = spans[i] or w
+                merged[key] = merged.get(key, 0.0) + float(word_score[i])
+            ranked = sorted(merged.items(), key=lambda kv: -kv[1])[: max(0, int(top_k))]
+            out[head] = [{"text": k, "weight": round(v, 4)} for k, v in ranked]
+        return out
 
     def __repr__(self) -> str:
         return f"TextModel(heads={self.heads}, n_features={self.n_features})"

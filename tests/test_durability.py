@@ -38,7 +38,7 @@ from moderation.store import open_store
 
 SITE = "durable-site"
 # The serve command's extra arguments (the throughput work adds e.g. ["--workers", "2"] here).
-SERVE_ARGS: list[list[str]] = [[]]
+SERVE_ARGS: list[list[str]] = [[], ["--workers", "2"]]
 ROUNDS = 3
 THREADS = 4
 POLICY = """\

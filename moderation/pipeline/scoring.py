@@ -1,12 +1,18 @@
 """The classifiers as the service sees them: one loaded model, scored off the event loop.
 
-The current model is a single reference that a reload swaps atomically; each request takes the
+The current model is a single reference that a reload swaps atomically; each batch takes the
 reference once, so a request is scored and labelled by exactly one model version.
+
+Under load, comments are scored in micro-batches: those that arrive while a batch is on the
+inference thread form the next one (at most ``MAX_BATCH``), featurised together in one call and
+handed back in one trip. Nothing waits to fill a batch, so a lone comment goes at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +21,14 @@ from typing import Any
 import structlog
 
 from ..model import LoadedModel, ModelError, load_model
+from ..textnorm import normalize
 from .site_model import SiteModel
 
 log = structlog.get_logger(__name__)
 
 EXPLAIN_TOP_K = 5
+# Bounds how long a comment can wait behind the others of its batch.
+MAX_BATCH = 32
 
 
 class ScoringUnavailable(Exception):
@@ -43,6 +52,8 @@ class Scorer:
         self.current: LoadedModel | None = None
         self.load_error: str | None = None
         self._reload_lock = asyncio.Lock()
+        self._pending: list[_Item] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     def load(self, version: str | None = None) -> LoadedModel:
         """Load (and verify) a model version, then make it current. Raises ``ModelError``."""
@@ -82,42 +93,118 @@ class Scorer:
         return self.current.version if self.current else None
 
     async def score(self, text: str, hold_thresholds: dict[str, float], *, timeout: float | None = None,
-                    site: SiteModel | None = None) -> ScoringResult:
+                    site: SiteModel | None = None, normalized: str | None = None) -> ScoringResult:
         """Scores for every head (blended with the site's online head if given), plus explanations.
 
+        ``normalized`` is ``normalize(text)`` when the caller has it (it is not computed again).
         Past ``timeout`` seconds the comment is not waited for: the caller holds it instead (fail closed).
         """
-        loaded = self.current
-        if loaded is None:
+        if self.current is None:
             raise ScoringUnavailable(self.load_error or "no model loaded")
         loop = asyncio.get_running_loop()
+        item = _Item(text, normalized if normalized is not None else normalize(text), hold_thresholds,
+                     loop.create_future(), site)
+        self._pending.append(item)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush())
         try:
-            future = loop.run_in_executor(self.executor, _score_sync, loaded, text, hold_thresholds, site)
-            return await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
-            log.error("model_timeout", timeout_s=timeout, model_version=loaded.version)
+            # shield: a comment given up on must not cancel the batch the others are waiting for.
+            return await asyncio.wait_for(asyncio.shield(item.future), timeout)
+        except TimeoutError:
+            log.error("model_timeout", timeout_s=timeout, model_version=self.version)
             raise ScoringUnavailable(f"scoring took longer than {timeout} s") from None
-        except Exception as exc:  # a broken model must hold the comment, never answer 500
-            log.error("model_failed", error=repr(exc), model_version=loaded.version)
-            raise ScoringUnavailable(repr(exc)) from exc
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            loaded = self.current  # one version for the whole batch
+            if loaded is None:
+                outcomes: list[ScoringResult | Exception] = [
+                    ScoringUnavailable(self.load_error or "no model loaded")] * len(batch)
+            else:
+                try:
+                    outcomes = await loop.run_in_executor(self.executor, _score_batch, loaded, batch)
+                except Exception as exc:  # the executor itself failed (shutting down): hold these comments
+                    outcomes = [ScoringUnavailable(repr(exc))] * len(batch)
+            for item, outcome in zip(batch, outcomes):
+                if item.future.done():
+                    continue
+                if isinstance(outcome, Exception):
+                    item.future.set_exception(outcome)
+                else:
+                    item.future.set_result(outcome)
 
 
-def _score_sync(loaded: LoadedModel, text: str, hold_thresholds: dict[str, float],
-                site: SiteModel | None = None) -> ScoringResult:
-    scores = {head: float(p) for head, p in loaded.model.predict_scores([text])[0].items()}
-    adjusted: dict[str, dict[str, Any]] = {}
-    if site is not None:
+@dataclass
+class _Item:
+    text: str
+    normalized: str
+    hold_thresholds: dict[str, float]
+    future: asyncio.Future[ScoringResult]
+    site: SiteModel | None = None
+
+
+def _score_batch(loaded: LoadedModel, batch: list[_Item]) -> list[ScoringResult | Exception]:
+    """Score a batch in one featurisation; if that fails, each alone, so one bad text fails only itself."""
+    try:
+        rows = _predict(loaded.model, [i.text for i in batch], [i.normalized for i in batch])
+        return [_result(loaded, item, row) for item, row in zip(batch, rows)]
+    except Exception:
+        if len(batch) == 1:
+            return [_failure(loaded, batch[0])]
+    out: list[ScoringResult | Exception] = []
+    for item in batch:
         try:
-            adjusted = site.adjust(loaded, text, scores)
+            row = _predict(loaded.model, [item.text], [item.normalized])[0]
+            out.append(_result(loaded, item, row))
+        except Exception:
+            out.append(_failure(loaded, item))
+    return out
+
+
+def _predict(model: Any, texts: list[str], normalized: list[str]) -> list[dict[str, float]]:
+    if _takes_normalized(type(model), "predict_scores"):
+        return model.predict_scores(texts, normalized=normalized)  # type: ignore[no-any-return]
+    return model.predict_scores(texts)  # type: ignore[no-any-return]
+
+
+@functools.cache
+def _takes_normalized(model_class: type, method: str) -> bool:
+    """Whether a model class accepts already-normalised text (other models normalise it themselves)."""
+    return "normalized" in inspect.signature(getattr(model_class, method)).parameters
+
+
+def _failure(loaded: LoadedModel, item: _Item) -> ScoringUnavailable:
+    # A broken model must hold the comment, never answer 500.
+    import sys
+
+    exc = sys.exc_info()[1]
+    log.error("model_failed", error=repr(exc), model_version=loaded.version)
+    failure = ScoringUnavailable(repr(exc))
+    failure.__cause__ = exc
+    return failure
+
+
+def _result(loaded: LoadedModel, item: _Item, row: dict[str, float]) -> ScoringResult:
+    scores = {head: float(p) for head, p in row.items()}
+    adjusted: dict[str, dict[str, Any]] = {}
+    if item.site is not None:
+        try:
+            adjusted = item.site.adjust(loaded, item.text, scores)
         except Exception as exc:  # noqa: BLE001 - a broken site head falls back to the shared score
-            log.error("site_model_failed", error=repr(exc), site_id=site.site_id)
+            log.error("site_model_failed", error=repr(exc), site_id=item.site.site_id)
         for head, info in adjusted.items():
             scores[head] = info["score"]
-    thresholds = {**loaded.thresholds, **hold_thresholds}
-    explanations = {
-        head: loaded.model.explain(text, head, EXPLAIN_TOP_K)
-        for head, score in scores.items()
-        if head in thresholds and score >= thresholds[head]
-    }
+    thresholds = {**loaded.thresholds, **item.hold_thresholds}
+    held = [head for head, score in scores.items() if head in thresholds and score >= thresholds[head]]
+    model = loaded.model
+    if held and hasattr(model, "explain_heads"):  # one pass over the text for every head it reaches
+        explanations = model.explain_heads(item.text, held, EXPLAIN_TOP_K, normalized=item.normalized)
+    elif _takes_normalized(type(model), "explain"):
+        explanations = {head: model.explain(item.text, head, EXPLAIN_TOP_K, normalized=item.normalized)
+                        for head in held}
+    else:
+        explanations = {head: model.explain(item.text, head, EXPLAIN_TOP_K) for head in held}
     return ScoringResult(scores=scores, version=loaded.version, thresholds=thresholds, explanations=explanations,
                          site=adjusted)

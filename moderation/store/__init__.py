@@ -172,12 +172,15 @@ class TrainingLabel:
     scores: dict[str, float] | None = None
 
 
-def open_store(database_url: str) -> Store:
-    """Pick the backend for a database URL (the connection is opened by ``migrate``)."""
+def open_store(database_url: str, *, on_commit: Callable[[int], None] | None = None) -> Store:
+    """Pick the backend for a database URL (the connection is opened by ``migrate``).
+
+    ``on_commit`` hears the number of writes in each group commit (SQLite; PostgreSQL commits each alone).
+    """
     if database_url.startswith("sqlite:///"):
         from .sqlite import SQLiteStore
 
-        return SQLiteStore(database_url.removeprefix("sqlite:///"))
+        return SQLiteStore(database_url.removeprefix("sqlite:///"), on_commit=on_commit)
     if database_url.startswith(("postgresql://", "postgres://")):
         from .postgres import PostgresStore
 

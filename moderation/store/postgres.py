@@ -62,6 +62,7 @@ from . import (
     next_status,
     status_changed_payload,
 )
+from .keycache import KeyCache
 from .rows import (
     COMMENT_COLUMNS,
     SIGNATURE_COLUMNS,
@@ -107,6 +108,7 @@ class PostgresStore:
         self.min_size, self.max_size = min_size, max_size
         self.claim_lease = claim_lease
         self._pool: asyncpg.Pool | None = None
+        self.key_cache = KeyCache()
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -175,10 +177,17 @@ class PostgresStore:
         return ApiKey(id=key_id, site_id=site_id, role=role, prefix=prefix, created_at=now)
 
     async def find_api_key(self, key_hash: str) -> ApiKey | None:
+        # Cached for at most a second (keycache.KeyCache): a revocation by any replica holds everywhere within it.
+        cached = self.key_cache.get(key_hash)
+        if cached is not None:
+            return cached
         row = await self.pool.fetchrow(
             "SELECT id, site_id, role, prefix, created_at, revoked_at FROM api_keys WHERE key_hash = $1", key_hash
         )
-        return api_key_from_row(row) if row else None
+        key = api_key_from_row(row) if row else None
+        if key is not None and key.revoked_at is None:
+            self.key_cache.put(key_hash, key)
+        return key
 
     # -- comments -------------------------------------------------------------------------
     async def get_comment(self, site_id: str, comment_id: int) -> Comment | None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from typing import Any
 
+import orjson
 import structlog
 from aiohttp import web
 
@@ -47,7 +49,9 @@ async def submit_comment(request: web.Request) -> web.Response:
     """Validate, score and decide a reader's comment; answer 201 only once it is committed."""
     key = await require(request, Role.SITE)
     app = request.app
+    stages = app[METRICS].stages
     lang = i18n.pick_language(request.headers.get("Accept-Language"))
+    t0 = time.perf_counter()
     body = await read_body(request)
 
     idempotency_key = request.headers.get("Idempotency-Key")
@@ -69,7 +73,10 @@ async def submit_comment(request: web.Request) -> web.Response:
                 headers["Location"] = f"/v1/comments/{earlier.comment_id}"
             return web.json_response(earlier.body, status=earlier.status, headers=headers)
 
-    submission = validate_submission(decode_body(body, request.content_type), lang)
+    fields = decode_body(body, request.content_type)
+    t1 = time.perf_counter()
+    stages["parse"].observe(t1 - t0)
+    submission = validate_submission(fields, lang)
     store = app[STORE]
     if submission.parent_id is not None and not await store.parent_exists(
         key.site_id, submission.article_id, submission.parent_id
@@ -81,24 +88,30 @@ async def submit_comment(request: web.Request) -> web.Response:
 
     policy = app[SETTINGS].policy.for_site(key.site_id)
     now = app[CLOCK]()
+    t2 = time.perf_counter()
+    stages["validate"].observe(t2 - t1)
+    # Normalised once: the classifiers, their explanations and the keyword checks all use it.
+    normalized = normalize(submission.content)
+    t3 = time.perf_counter()
+    stages["normalise"].observe(t3 - t2)
     scoring: ScoringResult | None = None
     scoring_error: str | None = None
     try:
         scoring = await app[SCORER].score(
             submission.content, dict(policy.thresholds), timeout=policy.classifier_timeout_seconds,
             site=app[SITE_LEARNER].for_site(key.site_id),
+            normalized=normalized,
         )
     except ScoringUnavailable as exc:
         scoring_error = str(exc)
         app[METRICS].classifier_failures.inc()
 
     memory = app[CAMPAIGNS]
-    content_normalized = normalize(submission.content)
-    campaign = await memory.observe(key.site_id, submission.content, content_normalized)
+    campaign = await memory.observe(key.site_id, submission.content, normalized)
     verdict = run_checks(
         CheckContext(
             submission=submission,
-            normalized=_normalized_for_keywords(submission, content_normalized),
+            normalized=_normalized_for_keywords(submission, normalized),
             policy=policy,
             now=now,
             scoring=scoring,
@@ -106,6 +119,8 @@ async def submit_comment(request: web.Request) -> web.Response:
             campaign=campaign,
         )
     )
+    t4 = time.perf_counter()
+    stages["score"].observe(t4 - t3)
     new = NewComment(
         site_id=key.site_id,
         submission=submission,
@@ -122,6 +137,8 @@ async def submit_comment(request: web.Request) -> web.Response:
         idempotency=idempotency,
         render=comment_response,
     )
+    t5 = time.perf_counter()
+    stages["store"].observe(t5 - t4)
     request[LOG_FIELDS].update(
         comment_id=comment.id,
         decision=comment.decision.value,
@@ -138,7 +155,9 @@ async def submit_comment(request: web.Request) -> web.Response:
     headers = {"Location": f"/v1/comments/{comment.id}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return web.json_response(payload, status=201, headers=headers)
+    response = web.Response(body=orjson.dumps(payload), status=201, headers=headers, content_type="application/json")
+    stages["respond"].observe(time.perf_counter() - t5)
+    return response
 
 
 def _normalized_for_keywords(submission: Submission, content_normalized: str | None = None) -> str:
