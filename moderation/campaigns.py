@@ -276,16 +276,24 @@ class CampaignMemory:
             vote = "reject"
         else:
             return 0
+        site = self._sites.get(site_id)
+        if vote == "approve" and site is not None:
+            site = await self._fresh(site_id)  # signatures this worker just changed are reloaded first
+        if vote == "approve" and (site is None or not site.signatures):
+            return 0  # nothing to weaken (this worker's view, refreshed every refresh_seconds): no database work
         content = content[:MAX_CHARS]
         keys = signature_keys(content, normalize(content))
         stored = await self.store.comment_campaign(site_id, comment_id)
         if stored is not None and stored[1] is not None:
             keys.append(SignatureKey("template", f"cluster:{stored[0]}", stored[1]))
-            site = self._sites.get(site_id)
             if vote == "approve" and site is not None and site.templates is not None:
                 # Templates it resembles, whatever cluster they were learned from.
                 for sig_id in site.templates.query(minhash_from_bytes(stored[1])):
                     keys.append(SignatureKey("template", site.template_by_id[sig_id].value))
+        if vote == "approve" and site is not None:
+            keys = [k for k in keys if (k.kind, k.value) in site.signatures]
+            if not keys:
+                return 0
         changed = await self.store.record_campaign_votes(
             site_id, comment_id, actor=actor, action=vote, label=label, keys=keys, now=self.clock(), ttl=self.ttl
         )

@@ -406,3 +406,15 @@ async def test_campaign_answers_conform_to_the_description(api: Api, clock: Fake
     await conf.check(await api.client.delete(f"/v1/campaigns/signatures/{first}", headers=auth(mod)),
                      "DELETE", sig_path)
     assert ("DELETE", sig_path, "404") in conf.seen
+
+
+async def test_an_approval_right_after_the_rejections_still_weakens(api: Api, clock: FakeClock) -> None:
+    comments = [await post(api, clock, text, n) for n, text in enumerate(CAMPAIGN[:4])]
+    for c in comments[:3]:
+        await report_and_reject(api, c["id"])
+    # No comment arrives in between: the approval must see the signatures the rejections just made.
+    site_key, mod = await api.key(Role.SITE), await api.key(Role.MODERATOR)
+    await api.client.post(f"/v1/comments/{comments[3]['id']}/reports", json={"reason": "spam"}, headers=auth(site_key))
+    await decide(api, comments[3]["id"], "approve", "ham", key=mod)
+    brand = {s["kind"]: s for s in await signatures(api)}["brand"]
+    assert brand["approvals"] == 1 and not brand["holds"]
