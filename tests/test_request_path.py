@@ -138,9 +138,9 @@ async def test_service_normalises_content_once(api: Api) -> None:
     scorer = api.app[SCORER]
     real = scorer.score
 
-    async def spy(text, thresholds, *, timeout=None, normalized=None):  # type: ignore[no-untyped-def]
+    async def spy(text, thresholds, *, normalized=None, **options):  # type: ignore[no-untyped-def]
         seen.append(normalized)
-        return await real(text, thresholds, timeout=timeout, normalized=normalized)
+        return await real(text, thresholds, normalized=normalized, **options)
 
     scorer.score = spy  # type: ignore[method-assign]
     body = valid_comment(content="𝐒𝐋𝐎𝐓 𝐆𝐀𝐂𝐎𝐑 hari ini maxwin")
