@@ -833,8 +833,15 @@ async def test_service_on_postgres_submit_queue_decide_audit(pg_url: str, make_a
         assert [(json.loads(b)["comment_id"], json.loads(b)["status"]) for _, b in received] == [
             (first["id"], "published"), (posted[1]["id"], "rejected"),
         ]
-        resp = await api.client.get("/v1/admin/webhooks/deliveries", headers=auth(admin))
-        assert [d["state"] for d in (await resp.json())["items"]] == ["delivered", "delivered"]
+        # The receiver has the events before the dispatcher records the attempts: poll the delivery log.
+        states: list[str] = []
+        for _ in range(300):
+            resp = await api.client.get("/v1/admin/webhooks/deliveries", headers=auth(admin))
+            states = [d["state"] for d in (await resp.json())["items"]]
+            if states == ["delivered", "delivered"]:
+                break
+            await asyncio.sleep(0.1)
+        assert states == ["delivered", "delivered"]
     finally:
         await server.close()
 
