@@ -14,8 +14,9 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .domain import Role, Submission
@@ -85,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace, **extra: object) -> Settings:
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
     return Settings.from_env(
         data_dir=args.data_dir,
         database_url=args.database_url,
@@ -164,7 +165,7 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
             await store.migrate()
             key = new_key(role)
             record = await store.create_api_key(
-                site_id=site, role=role, key_hash=hash_key(key), prefix=key[:12], now=datetime.now(timezone.utc)
+                site_id=site, role=role, key_hash=hash_key(key), prefix=key[:12], now=datetime.now(UTC)
             )
         finally:
             await store.close()
@@ -201,7 +202,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             submission = Submission(article_id="check", author_name="check", author_email="check@example.invalid",
                                     content=args.text)
             verdict = run_checks(CheckContext(submission, normalize(args.text), policy,
-                                              datetime.now(timezone.utc), scoring))
+                                              datetime.now(UTC), scoring))
             return {
                 "decision": verdict.decision.value,
                 "model": verdict.model_version,
@@ -253,7 +254,7 @@ def cmd_sites_set_webhook(args: argparse.Namespace) -> int:
         store = open_store(settings.effective_database_url)
         try:
             await store.migrate()
-            await store.set_webhook(args.site, url, secret, datetime.now(timezone.utc))
+            await store.set_webhook(args.site, url, secret, datetime.now(UTC))
         finally:
             await store.close()
 

@@ -22,7 +22,7 @@ SCORER = web.AppKey("scorer", Scorer)
 METRICS = web.AppKey("metrics", Metrics)
 EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
 # The clock, injected so tests control time (flood interval, form timing).
-CLOCK = web.AppKey("clock", Callable[[], datetime])
+CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 
 # The moderator workflow: the webhook dispatcher (started by webhooks.webhook_ctx) and its pacing.
 WEBHOOK_CONFIG = web.AppKey("webhook_config", DeliveryConfig)

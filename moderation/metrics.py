@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-
 # The stages of a submission, in order (POST /v1/comments).
 STAGES = ("parse", "validate", "normalise", "score", "store", "respond")
 

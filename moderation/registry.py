@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,7 @@ def current_version(models_dir: Path) -> str | None:
 def list_versions(models_dir: Path) -> list[VersionInfo]:
     """Every version with a manifest, oldest first (version strings sort chronologically)."""
     current = current_version(models_dir)
-    found = []
+    found: list[VersionInfo] = []
     if not models_dir.is_dir():
         return found
     for entry in sorted(models_dir.iterdir()):
@@ -101,7 +101,7 @@ def _history(models_dir: Path) -> list[str]:
 
 
 def _stamp(now: datetime | None) -> str:
-    return (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def promote(models_dir: Path, version: str, *, now: datetime | None = None) -> str:

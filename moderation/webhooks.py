@@ -30,8 +30,8 @@ import structlog
 from aiohttp import web
 
 from .errors import ValidationFailed
-from .validation import text_problem
 from .store import STATUS_CHANGED, OutboxItem, Store
+from .validation import text_problem
 
 log = structlog.get_logger(__name__)
 

@@ -87,9 +87,10 @@ def supervise(settings: Settings, workers: int, argv: Sequence[str]) -> int:
                 pid, status = os.wait()
             except ChildProcessError:
                 break
-            index = next((i for i, p in running.items() if p.pid == pid), None)
-            if index is None:
+            exited = next((i for i, p in running.items() if p.pid == pid), None)
+            if exited is None:
                 continue
+            index = exited
             running[index].returncode = os.waitstatus_to_exitcode(status)
             del running[index]
             if stopping:

@@ -169,10 +169,15 @@ def _predict(model: Any, texts: list[str], normalized: list[str]) -> list[dict[s
     return model.predict_scores(texts)  # type: ignore[no-any-return]
 
 
-@functools.cache
 def _takes_normalized(model_class: type, method: str) -> bool:
     """Whether a model class accepts already-normalised text (other models normalise it themselves)."""
-    return "normalized" in inspect.signature(getattr(model_class, method)).parameters
+    return _signature_has(model_class, method, "normalized")
+
+
+@functools.cache
+def _signature_has(owner: object, method: str, parameter: str) -> bool:
+    # Cached per class: inspect.signature is too slow for every comment.
+    return parameter in inspect.signature(getattr(owner, method)).parameters
 
 
 def _failure(loaded: LoadedModel, item: _Item) -> ScoringUnavailable:

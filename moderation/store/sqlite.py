@@ -22,7 +22,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -179,7 +179,7 @@ class SQLiteStore:
             for version, name, sql in migration_files("sqlite"):
                 if version in done:
                     continue
-                stamp = to_ts(datetime.now(timezone.utc))
+                stamp = to_ts(datetime.now(UTC))
                 # executescript commits first, so the migration and its record form one script.
                 script = (
                     f"BEGIN IMMEDIATE;\n{sql}\n;INSERT INTO schema_migrations VALUES ({version}, "
