@@ -273,7 +273,7 @@ async def shared_settings(request: pytest.FixtureRequest, settings: Settings) ->
     if request.param == "sqlite":
         yield settings
         return
-    from .test_store_contract import pg_schema
+    from .postgres import pg_schema
 
     async with pg_schema() as url:
         yield replace(settings, database_url=Secret(url))

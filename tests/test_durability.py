@@ -36,6 +36,8 @@ from moderation.auth import hash_key, new_key
 from moderation.domain import Role
 from moderation.store import open_store
 
+from .postgres import PG_URL, drop_schema, new_schema_name, postgres_available, skip_without_postgres
+
 SITE = "durable-site"
 # The serve command's extra arguments (the throughput work adds e.g. ["--workers", "2"] here).
 SERVE_ARGS: list[list[str]] = [[], ["--workers", "2"]]
@@ -47,7 +49,6 @@ hold_all = true              # every comment waits for a decision, so the stream
 flood_interval_seconds = 0   # all threads post from one address
 min_submit_seconds = 0
 """
-PG_URL = os.environ.get("MODERATION_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 # -- the service process ------------------------------------------------------------------------------------
@@ -249,41 +250,18 @@ def check_stored(database_url: str, ledger: Ledger) -> None:
 # -- fixtures -----------------------------------------------------------------------------------------------
 
 
-async def _postgres_available() -> bool:
-    import asyncpg
-
-    try:
-        conn = await asyncio.wait_for(asyncpg.connect(PG_URL), timeout=3)
-    except (TimeoutError, OSError, asyncpg.PostgresError):
-        return False
-    await conn.close()
-    return True
-
-
-async def _drop_schema(schema: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_URL)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'moderation.sqlite3'}"
         return
-    if not asyncio.run(_postgres_available()):
-        if os.environ.get("MODERATION_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL is required but not reachable at {PG_URL}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    if not asyncio.run(postgres_available()):
+        skip_without_postgres()
+    schema = new_schema_name()
     try:
         yield f"{PG_URL}?schema={schema}"
     finally:
-        asyncio.run(_drop_schema(schema))
+        asyncio.run(drop_schema(schema))
 
 
 def prepare(database_url: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ from moderation.keys import STORE
 from moderation.settings import Secret, Settings
 
 from .conftest import Api, FakeClock, MakeApi, valid_comment
-from .test_store_contract import pg_schema
+from .postgres import pg_schema
 
 BIG = 2**63
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import sqlite3
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
@@ -45,42 +43,11 @@ from moderation.store.sqlite import SQLiteStore
 from moderation.webhooks import SIGNATURE_HEADER, verify
 
 from .conftest import FakeClock, MakeApi
+from .postgres import PG_URL, pg_schema
 
-PG_URL = os.environ.get("MODERATION_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=timezone.utc)
 LATER = NOW + timedelta(hours=1)
 HOOK_URL = "https://site-a.example/hooks/moderation"
-
-
-async def _postgres_available() -> bool:
-    import asyncpg
-
-    try:
-        conn = await asyncio.wait_for(asyncpg.connect(PG_URL), timeout=3)
-    except (TimeoutError, OSError, asyncpg.PostgresError):
-        return False
-    await conn.close()
-    return True
-
-
-@contextlib.asynccontextmanager
-async def pg_schema() -> AsyncIterator[str]:
-    """A database URL with a fresh schema of its own (dropped afterwards); skips without PostgreSQL."""
-    if not await _postgres_available():
-        if os.environ.get("MODERATION_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL is required but not reachable at {PG_URL}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
-    import asyncpg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    try:
-        yield f"{PG_URL}?schema={schema}"
-    finally:
-        conn = await asyncpg.connect(PG_URL)
-        try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await conn.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
