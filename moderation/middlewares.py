@@ -19,6 +19,9 @@ log = structlog.get_logger("moderation.http")
 # Handlers add fields for the canonical line here (decision, model version...). Never personal data.
 LOG_FIELDS = web.RequestKey("log_fields", dict)
 
+_PRIVATE_PREFIX = "/v1/"
+_CACHEABLE = frozenset({"/v1/openapi.json"})  # public and the same for everyone
+
 
 def _route_name(request: web.Request) -> str:
     resource = request.match_info.route.resource
@@ -41,6 +44,9 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         response = await handler(request)
         status = response.status
         response.headers["X-Request-ID"] = request_id
+        if request.path.startswith(_PRIVATE_PREFIX) and request.path not in _CACHEABLE:
+            # API answers carry comments, queue items and (for moderators) e-mails: no cache may keep them.
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
     except web.HTTPException as exc:  # redirects raised by page handlers
         status = exc.status

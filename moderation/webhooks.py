@@ -152,7 +152,8 @@ class WebhookDispatcher:
             ) as response:
                 status = response.status
                 if not 200 <= status < 300:
-                    error = f"HTTP {status}: {(await response.text(errors='replace'))[:200]}"
+                    # Status only: a receiver's body is not ours to keep (and would make the log an SSRF read-out).
+                    error = f"HTTP {status}"
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"[:300] if str(exc) else type(exc).__name__
         duration_ms = (time.perf_counter() - started) * 1000

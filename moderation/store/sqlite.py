@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -82,6 +83,19 @@ T = TypeVar("T")
 MAX_BATCH = 128
 
 
+
+def create_private_file(path: Path) -> None:
+    """Create the database file (and its directory) readable by this user only.
+
+    The file holds e-mails, IPs and webhook secrets. SQLite gives its -wal and -shm files the database
+    file's permissions, so creating the file 0600 before the first connect covers all three.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 class SQLiteStore:
     def __init__(self, path: str, *, on_commit: Callable[[int], None] | None = None) -> None:
         self.path = Path(path)
@@ -99,7 +113,7 @@ class SQLiteStore:
 
     def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(self.path)
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
