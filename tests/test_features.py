@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ftfy.bad_codecs  # noqa: F401 - registers sloppy-windows-1252 for a test input
 import pytest
 
 from moderation.model import (
@@ -12,7 +13,7 @@ from moderation.model import (
     parse_model_files,
     text_features,
 )
-from moderation.textnorm import normalize
+from moderation.textnorm import normalize, repair_encoding
 from training.datasets import Record, _labels, group_key
 from training.pipelines import fit_text_model
 from training.protocol import audit, brand_folds, brand_tokens
@@ -27,11 +28,32 @@ from training.protocol import audit, brand_folds, brand_tokens
         ("안녕하세요 teman", "안녕하세요 teman"),  # real Korean stays
         ("m41n di 73mp47 ini", "main di tempat ini"),  # multi-digit leet inside words
         ("alexis17 pulau777 10rb 2jt covid19", "alexis17 pulau777 10rb 2jt covid19"),  # brand/price digits stay
+        ("slot\u2063gacor\u2063maxwin", "slot gacor maxwin"),  # U+2063 invisible separator between words
+        ("Mantap 🤤".encode().decode("mac_roman"), "mantap 🤤"),  # Mac Roman beyond U+20xx (emoji)
+        ("P͟U͟L͟A͟U͟W͟I͟N͟".encode().decode("sloppy-windows-1252"), "pulauwin"),  # marks as windows-1252
     ],
 )
 def test_normaliser_repairs(raw: str, expected: str) -> None:
     assert normalize(raw) == expected
     assert normalize(normalize(raw)) == normalize(raw)
+
+
+def test_lossy_cp1252_mojibake_is_repaired() -> None:
+    # strict cp1252 with errors="replace" loses the byte 0x9D of every mathematical letter (F0 9D ..) to U+FFFD
+    def lossy(s: str) -> str:
+        return s.encode("utf-8").decode("cp1252", errors="replace")
+
+    raw = "Main di 𝐊𝐔𝐒𝐔𝐌𝐀𝐓𝐎𝐓𝐎 sekarang ⚡️ gacor"
+    assert "\ufffd" in lossy(raw) and "kusumatoto" not in lossy(raw)  # what the trick does to the bytes
+    assert normalize(lossy(raw)) == normalize(raw) == "main di kusumatoto sekarang ⚡ gacor"
+    assert normalize(lossy("𝗦𝗟𝗢𝗧 𝗚𝗔𝗖𝗢𝗥 ＰＵＬＡＵ７７７ 🔥")) == "slot gacor pulau777 🔥"
+    # where several bytes of one letter are lost, candidates tie and the more frequent Indonesian letter wins:
+    # 𝐀 (F0 9D 90 80) is right, 𝐏 (F0 9D 90 8F, three bytes lost) is guessed as 𝐍; the other letters are exact
+    assert normalize(lossy("𝐀𝐋𝐄𝐗𝐈𝐒𝟏𝟕")) == "alexis17"
+    assert normalize(lossy("𝐏𝐔𝐋𝐀𝐔𝐖𝐈𝐍")) == "nulauwin"
+    assert normalize("harga naik �") == "harga naik �"  # a lone U+FFFD outside any sequence stays
+    for real in ("São Paulo, Ñoño, AÕüx", "crème brûlée — “oke”", "Ça va? Ü€"):  # accented text is no mojibake
+        assert repair_encoding(real) == real
 
 
 def test_evidence_sees_what_the_normaliser_erases() -> None:
