@@ -39,7 +39,7 @@ _DELETE = (
 )
 
 # Decorative brackets/frames used around single letters (【H】【o】, ≋H≋O, ░S░L): become separators.
-_SEPARATORS = "【】『』「」〖〗〔〕〘〙〚〛《》〈〉≋░▒▓█▌▐║│┃❰❱❮❯⟦⟧⟨⟩"
+_SEPARATORS = "【】『』「」〖〗〔〕〘〙〚〛《》〈〉≋░▒▓█▌▐║│┃❰❱❮❯⟦⟧⟨⟩ᆢ"
 # U+2063 INVISIBLE SEPARATOR is used *between words* by campaigns ("Slot\u2063gacor", or its Mac Roman mojibake
 # "‚Å£"): a space, not a deletion (deleting it glued whole comments into one token).
 _WORD_SEPARATORS = "\u2063"
@@ -60,6 +60,12 @@ _HOMOGLYPHS = {
     "ı": "i", "ȷ": "j", "ɑ": "a", "ɡ": "g", "ɩ": "i", "ʋ": "u", "ℓ": "l", "Ø": "O", "ø": "o", "Đ": "D",
     "đ": "d", "Ł": "L", "ł": "l", "Ħ": "H", "ħ": "h", "ƒ": "f", "ß": "ss", "Æ": "AE", "æ": "ae",
     "Œ": "OE", "œ": "oe", "Þ": "th", "þ": "th", "Ð": "D", "ð": "d",
+    # Canadian syllabics that campaigns use as capitals (ᑭᑌᒪᗩᑌᗯIᑎ = PULAUWIN)
+    "ᗩ": "A", "ᗷ": "B", "ᑕ": "C", "ᗪ": "D", "ᗴ": "E", "ᖴ": "F", "ᘜ": "G", "ᕼ": "H", "ᒍ": "J", "ᒪ": "L",
+    "ᗰ": "M", "ᑎ": "N", "ᗝ": "O", "ᑭ": "P", "ᑫ": "Q", "ᖇ": "R", "ᔕ": "S", "ᑌ": "U", "ᐯ": "V", "ᗯ": "W",
+    "᙭": "X", "ᘔ": "Z", "ᑲ": "b",
+    # Tai Le, Limbu, Georgian and APL look-alikes of small letters (ᥲ⍴ᥲsіһ = apasih)
+    "ᥲ": "a", "ᥱ": "e", "᥆": "o", "ᥒ": "n", "ᥙ": "u", "ᥡ": "y", "ᥣ": "l", "ძ": "d", "⍴": "p",
 }
 
 _DIGIT_NAMES = {
@@ -153,7 +159,8 @@ _SPACED_SEP = re.compile(r"[ .\-_*|•·~+:]+")
 _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"}
 _LEET_RUN = str.maketrans(_LEET)
 # a single digit (not part of a longer number) with a letter immediately on its left
-_LEET_RE = re.compile(r"(?<=[^\W\d_])[013457](?!\d)|(?<!\w)[013457](?=[^\W\d_]{2})")
+# ... except "4d"/"3d" at a word's end ("ambil4d", "visi4d2"): the 4D lottery suffix of togel brands, no leet
+_LEET_RE = re.compile(r"(?<=[^\W\d_])[013457](?!\d)(?!d\d*\b)|(?<!\w)[013457](?=[^\W\d_]{2})")
 _LEET_SYM_RE = re.compile(r"(?<=[^\W\d_])\$+|\$+(?=[^\W\d_])")
 _REPEAT_RE = re.compile(r"([^\d\s])\1{2,}")
 _WS_RE = re.compile(r"\s+")
