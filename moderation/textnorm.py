@@ -12,6 +12,7 @@ from ``unicodedata`` (no I/O).
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from functools import lru_cache
@@ -38,7 +39,10 @@ _DELETE = (
 )
 
 # Decorative brackets/frames used around single letters (【H】【o】, ≋H≋O, ░S░L): become separators.
-_SEPARATORS = "【】『』「」〖〗〔〕〘〙〚〛《》〈〉≋░▒▓█▌▐║│┃❰❱❮❯⟦⟧⟨⟩"
+_SEPARATORS = "【】『』「」〖〗〔〕〘〙〚〛《》〈〉≋░▒▓█▌▐║│┃❰❱❮❯⟦⟧⟨⟩ᆢ"
+# U+2063 INVISIBLE SEPARATOR is used *between words* by campaigns ("Slot\u2063gacor", or its Mac Roman mojibake
+# "‚Å£"): a space, not a deletion (deleting it glued whole comments into one token).
+_WORD_SEPARATORS = "\u2063"
 
 _HOMOGLYPHS = {
     # Cyrillic
@@ -56,6 +60,12 @@ _HOMOGLYPHS = {
     "ı": "i", "ȷ": "j", "ɑ": "a", "ɡ": "g", "ɩ": "i", "ʋ": "u", "ℓ": "l", "Ø": "O", "ø": "o", "Đ": "D",
     "đ": "d", "Ł": "L", "ł": "l", "Ħ": "H", "ħ": "h", "ƒ": "f", "ß": "ss", "Æ": "AE", "æ": "ae",
     "Œ": "OE", "œ": "oe", "Þ": "th", "þ": "th", "Ð": "D", "ð": "d",
+    # Canadian syllabics that campaigns use as capitals (ᑭᑌᒪᗩᑌᗯIᑎ = PULAUWIN)
+    "ᗩ": "A", "ᗷ": "B", "ᑕ": "C", "ᗪ": "D", "ᗴ": "E", "ᖴ": "F", "ᘜ": "G", "ᕼ": "H", "ᒍ": "J", "ᒪ": "L",
+    "ᗰ": "M", "ᑎ": "N", "ᗝ": "O", "ᑭ": "P", "ᑫ": "Q", "ᖇ": "R", "ᔕ": "S", "ᑌ": "U", "ᐯ": "V", "ᗯ": "W",
+    "᙭": "X", "ᘔ": "Z", "ᑲ": "b",
+    # Tai Le, Limbu, Georgian and APL look-alikes of small letters (ᥲ⍴ᥲsіһ = apasih)
+    "ᥲ": "a", "ᥱ": "e", "᥆": "o", "ᥒ": "n", "ᥙ": "u", "ᥡ": "y", "ᥣ": "l", "ძ": "d", "⍴": "p",
 }
 
 _DIGIT_NAMES = {
@@ -78,7 +88,7 @@ _SCAN_RANGES = (
 
 def _build_table() -> dict[int, str | None]:
     table: dict[int, str | None] = {cp: None for cp in _DELETE}
-    for ch in _SEPARATORS:
+    for ch in _SEPARATORS + _WORD_SEPARATORS:
         table[ord(ch)] = " "
     for lo, hi in _SCAN_RANGES:
         for cp in range(lo, hi):
@@ -149,7 +159,8 @@ _SPACED_SEP = re.compile(r"[ .\-_*|•·~+:]+")
 _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"}
 _LEET_RUN = str.maketrans(_LEET)
 # a single digit (not part of a longer number) with a letter immediately on its left
-_LEET_RE = re.compile(r"(?<=[^\W\d_])[013457](?!\d)|(?<!\w)[013457](?=[^\W\d_]{2})")
+# ... except "4d"/"3d" at a word's end ("ambil4d", "visi4d2"): the 4D lottery suffix of togel brands, no leet
+_LEET_RE = re.compile(r"(?<=[^\W\d_])[013457](?!\d)(?!d\d*\b)|(?<!\w)[013457](?=[^\W\d_]{2})")
 _LEET_SYM_RE = re.compile(r"(?<=[^\W\d_])\$+|\$+(?=[^\W\d_])")
 _REPEAT_RE = re.compile(r"([^\d\s])\1{2,}")
 _WS_RE = re.compile(r"\s+")
@@ -178,15 +189,99 @@ def _unshift_hangul(m: re.Match[str]) -> str:
     return ch if unicodedata.name(ch, "").startswith("MATHEMATICAL") else m.group(0)
 
 
+# UTF-8 decoded with a single-byte code page. ftfy repairs the common cases; three it leaves alone are repaired
+# here, sequence by sequence (a lead byte and its continuation bytes, re-encoded and decoded as UTF-8):
+# - strict cp1252 has no character for the bytes 0x81, 0x8D, 0x8F, 0x90, 0x9D, so a backend decoding with
+#   errors="replace" turns them into U+FFFD and the byte is gone. 0x9D is the second byte of every mathematical
+#   letter (U+1D400-U+1D7FF = F0 9D ..), so styled brands lost every letter. The lost byte is one of five and a
+#   UTF-8 sequence admits few of them: each is tried and the most plausible character kept;
+# - combining marks read as windows-1252 ("P͟" -> "PÍŸ"), which ftfy's badness heuristic accepts as text;
+# - Mac Roman beyond U+20xx (emoji "🤤" -> "ü§§§"), which ftfy does not decode at all.
+# Outside a U+FFFD text a sequence is only replaced by a character no plain comment holds (a styled letter, a
+# symbol or a mark), so accented words stay as written.
+_CP1252_LOST = (0x9D, 0x90, 0x8F, 0x8D, 0x81)
+# Indonesian letter frequency (and digits as brands use them) breaks ties between equally valid styled letters
+_ALNUM_PRIOR = "anieukrtsmlgdpbhoyjcwfvzxq8701423956"
+
+
+def _code_page_map(decode) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    out: dict[str, int] = {}
+    for b in range(0x80, 0x100):
+        try:
+            ch = decode(bytes([b]))
+        except UnicodeDecodeError:
+            continue
+        if len(ch) == 1 and ch != "\ufffd":
+            out.setdefault(ch, b)
+    return out
+
+
+def _sequence_re(byte_of: dict[str, int], extra_cont: str = "", *, two_byte: bool = True) -> re.Pattern[str]:
+    def cls(lo: int, hi: int, extra: str = "") -> str:
+        return "[" + re.escape("".join(sorted(c for c, b in byte_of.items() if lo <= b <= hi)) + extra) + "]"
+
+    cont = cls(0x80, 0xBF, extra_cont)
+    three_four = f"{cls(0xE0, 0xEF)}{cont}{{2}}|{cls(0xF0, 0xF4)}{cont}{{3}}"
+    return re.compile(f"{cls(0xC2, 0xDF)}{cont}|{three_four}" if two_byte else three_four)
+
+
+_CP1252_BYTE = _code_page_map(lambda b: b.decode("cp1252"))
+_CP1252_BYTE.update({chr(b): b for b in _CP1252_LOST})  # windows-1252 as browsers/PHP decode: C1 controls
+_CP1252_SEQ_RE = _sequence_re(_CP1252_BYTE, "\ufffd")
+_MACROMAN_BYTE = _code_page_map(lambda b: b.decode("mac_roman"))
+# two Mac Roman characters are too often real accented text ("Õü" would be U+035F): 3- and 4-byte sequences only
+_MACROMAN_SEQ_RE = _sequence_re(_MACROMAN_BYTE, two_byte=False)
+
+
+def _plausibility(ch: str) -> float:
+    """Higher for what a comment's non-ASCII character usually is: a styled letter or digit (the frequent ones
+    first), then a symbol or emoji, then a mark or format character (variation selectors), then the rest."""
+    cat = unicodedata.category(ch)
+    if cat in ("Cn", "Co", "Cs", "Cc"):
+        return -1.0
+    nfkc = unicodedata.normalize("NFKC", ch)
+    if len(nfkc) == 1 and nfkc.isascii() and nfkc.isalnum():
+        return 4.0 + (len(_ALNUM_PRIOR) - _ALNUM_PRIOR.find(nfkc.lower())) / 100
+    if cat == "So":
+        return 3.0
+    if cat in ("Mn", "Me", "Cf"):
+        return 2.0
+    return 1.0 if cat[0] in "LNPS" else 0.0
+
+
+def _decode_sequence(seq: str, byte_of: dict[str, int], min_score: float) -> str:
+    options = [list(_CP1252_LOST) if c == "\ufffd" else [byte_of[c]] for c in seq]
+    best, best_score = seq, min_score
+    for combo in itertools.product(*options):
+        try:
+            ch = bytes(combo).decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        score = _plausibility(ch)
+        if score >= best_score and (best is seq or score > _plausibility(best)):
+            best, best_score = ch, score  # ties keep the first candidate (in _CP1252_LOST order)
+    return best
+
+
+def _repair_sequences(text: str, pattern: re.Pattern[str], byte_of: dict[str, int], min_score: float) -> str:
+    return pattern.sub(lambda m: _decode_sequence(m.group(0), byte_of, min_score), text)
+
+
 def repair_encoding(text: str) -> str:
-    """Undo mojibake (UTF-8 read as cp1252/latin-1 by ftfy, as Mac Roman here) and Hangul-shifted math letters."""
+    """Undo mojibake (UTF-8 read as cp1252/latin-1 by ftfy, lossy cp1252 and Mac Roman here) and Hangul-shifted
+    math letters."""
     if text.isascii():
         return text
-    # cheap pre-filter: UTF-8 read as cp1252/latin-1 always shows a lead byte (Â..ô) before a continuation byte
+    if "\ufffd" in text:  # lossy cp1252: every sequence decoded here (ftfy would refuse the U+FFFD ones)
+        text = _repair_sequences(text, _CP1252_SEQ_RE, _CP1252_BYTE, 0.0)
     if _MOJIBAKE_HINT.search(text) and is_bad(text):
         text = fix_encoding(text)
+    if _CP1252_SEQ_RE.search(text):  # what ftfy judged to be text: only marks, symbols and styled letters
+        text = _repair_sequences(text, _CP1252_SEQ_RE, _CP1252_BYTE, 2.0)
     if "‚" in text:
         text = _MACROMAN_RE.sub(_fix_macroman, text)
+    if _MACROMAN_SEQ_RE.search(text):
+        text = _repair_sequences(text, _MACROMAN_SEQ_RE, _MACROMAN_BYTE, 2.0)
     # real Korean uses the whole syllable block; shifted styled letters only its top quarter
     if _HANGUL_SHIFTED_RE.search(text) and not _HANGUL_OTHER_RE.search(text):
         text = _HANGUL_SHIFTED_RE.sub(_unshift_hangul, text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ftfy.bad_codecs  # noqa: F401 - registers sloppy-windows-1252 for a test input
 import pytest
 
 from moderation.model import (
@@ -12,7 +13,7 @@ from moderation.model import (
     parse_model_files,
     text_features,
 )
-from moderation.textnorm import normalize
+from moderation.textnorm import normalize, repair_encoding
 from training.datasets import Record, _labels, group_key
 from training.pipelines import fit_text_model
 from training.protocol import audit, brand_folds, brand_tokens
@@ -27,11 +28,36 @@ from training.protocol import audit, brand_folds, brand_tokens
         ("안녕하세요 teman", "안녕하세요 teman"),  # real Korean stays
         ("m41n di 73mp47 ini", "main di tempat ini"),  # multi-digit leet inside words
         ("alexis17 pulau777 10rb 2jt covid19", "alexis17 pulau777 10rb 2jt covid19"),  # brand/price digits stay
+        ("slot\u2063gacor\u2063maxwin", "slot gacor maxwin"),  # U+2063 invisible separator between words
+        ("main di ambil4d dan visi4d2", "main di ambil4d dan visi4d2"),  # the togel 4D suffix is no leetspeak
+        ("selain ᑭᑌᒪᗩᑌᗯIᑎ", "selain pulauwin"),  # Canadian syllabics as capitals
+        ("ᥲ⍴ᥲsіһ ᑲіkіᥒ ᥆rᥲᥒg", "apasih bikin orang"),  # Tai Le / Limbu / APL small letters
+        ("ᆢAᆢᆢLᆢᆢEᆢᆢXᆢᆢIᆢᆢSᆢᆢ1ᆢᆢ7ᆢ", "alexis17"),  # Hangul jamo as a decorative separator
+        ("Mantap 🤤".encode().decode("mac_roman"), "mantap 🤤"),  # Mac Roman beyond U+20xx (emoji)
+        ("P͟U͟L͟A͟U͟W͟I͟N͟".encode().decode("sloppy-windows-1252"), "pulauwin"),  # marks as windows-1252
     ],
 )
 def test_normaliser_repairs(raw: str, expected: str) -> None:
     assert normalize(raw) == expected
     assert normalize(normalize(raw)) == normalize(raw)
+
+
+def test_lossy_cp1252_mojibake_is_repaired() -> None:
+    # strict cp1252 with errors="replace" loses the byte 0x9D of every mathematical letter (F0 9D ..) to U+FFFD
+    def lossy(s: str) -> str:
+        return s.encode("utf-8").decode("cp1252", errors="replace")
+
+    raw = "Main di 𝐊𝐔𝐒𝐔𝐌𝐀𝐓𝐎𝐓𝐎 sekarang ⚡️ gacor"
+    assert "\ufffd" in lossy(raw) and "kusumatoto" not in lossy(raw)  # what the trick does to the bytes
+    assert normalize(lossy(raw)) == normalize(raw) == "main di kusumatoto sekarang ⚡ gacor"
+    assert normalize(lossy("𝗦𝗟𝗢𝗧 𝗚𝗔𝗖𝗢𝗥 ＰＵＬＡＵ７７７ 🔥")) == "slot gacor pulau777 🔥"
+    # where several bytes of one letter are lost, candidates tie and the more frequent Indonesian letter wins:
+    # 𝐀 (F0 9D 90 80) is right, 𝐏 (F0 9D 90 8F, three bytes lost) is guessed as 𝐍; the other letters are exact
+    assert normalize(lossy("𝐀𝐋𝐄𝐗𝐈𝐒𝟏𝟕")) == "alexis17"
+    assert normalize(lossy("𝐏𝐔𝐋𝐀𝐔𝐖𝐈𝐍")) == "nulauwin"
+    assert normalize("harga naik �") == "harga naik �"  # a lone U+FFFD outside any sequence stays
+    for real in ("São Paulo, Ñoño, AÕüx", "crème brûlée — “oke”", "Ça va? Ü€"):  # accented text is no mojibake
+        assert repair_encoding(real) == real
 
 
 def test_evidence_sees_what_the_normaliser_erases() -> None:
@@ -100,3 +126,30 @@ def test_audit_flags_disguised_ads_among_normal_rows() -> None:
     out = audit({"normal": rows}, frozenset({"koislot"}), frozenset({"goblok"}))["normal"]
     assert out["n"] == 4 and out["suspect"] == 3
     assert out["by_reason"]["names a known judol brand"] == 1 and out["by_reason"]["abusive-lexicon word"] == 1
+
+
+def test_false_holds_count_known_labels_and_compare_like_for_like() -> None:
+    import numpy as np
+
+    from training.protocol import false_holds
+
+    def row(text: str, source: str, spam: int | None, toxic: int | None) -> Record:
+        return Record(text, "id", source, "comment", {"spam": spam, "toxic": toxic, "toxic_orig": toxic}, norm=normalize(text))
+
+    # tweets: 4 news-like rows (2 held by toxic) and 4 other rows (3 held); YouTube ham: 1 news-like and 12 other
+    # rows, none held; one more news-like tweet is an ad without a spam label, held by spam: no normal comment held
+    recs = ([row(f"pemerintah harus adil {i}", "tweets", 0, 0) for i in range(4)]
+            + [row(f"cuaca hari ini cerah {i}", "tweets", 0, 0) for i in range(4)]
+            + [row("harga beras naik lagi", "yt", 0, 0)]
+            + [row(f"lagu ini enak sekali {i}", "yt", 0, 0) for i in range(12)]
+            + [row("harga promo togel212 hubungi kami", "tweets", None, 0)])
+    toxic = [0.9, 0.9, 0, 0] + [0.9, 0.9, 0.9, 0] + [0.0] * 13 + [0.0]
+    spam = [0.0] * 21 + [0.99]
+    out = false_holds(recs, np.array([spam, toxic]).T, ["spam", "toxic"], {"spam": 0.5, "toxic": 0.5},
+                      frozenset(), frozenset())
+    news = out["news-like (political/economic), all sources"]
+    assert news["n"] == 6 and news["held"] == round(2 / 6, 4) and news["held_by_spam"] == 0.0  # the ad is not counted
+    assert out["other normal rows, same sources"]["held"] == round(3 / 16, 4)  # pooled: news-like looks worse
+    like = out["other normal rows, weighted to the news-like source mix"]
+    assert like["source_mix"] == {"tweets": round(5 / 6, 4), "yt": round(1 / 6, 4)}
+    assert like["held"] == round(5 / 6 * 0.75, 4)  # like for like: news-like is held less often

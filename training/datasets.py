@@ -198,7 +198,9 @@ def load_netifier(folder: Path) -> Loaded:
             spam = None if (not tox and _COMMERCIAL.search(normalize(text))) else 0
             kind = "comment" if row.source in ("instagram", "kaskus") else "tweet"
             recs.append(
-                Record(text, "id", "toxicity-id-netifier", kind, _labels(toxic=tox, hate_speech=sara, spam=spam, gambling=spam))
+                # "insult" (pencemaran_nama_baik) is no head: the recipe may use it as the abusive target
+                Record(text, "id", "toxicity-id-netifier", kind,
+                       _labels(toxic=tox, hate_speech=sara, spam=spam, gambling=spam, insult=pnb))
             )
     return Loaded("toxicity-id-netifier", recs, files, "none stated (all rights reserved)")
 

@@ -569,7 +569,11 @@ def _protocol_md(rep: dict) -> list[str]:
         L.append("")
     if rep.get("false_holds"):
         L += ["## Protocol row 4: normal comments held (test split), news-like slice apart", "",
-              f"News-like slice: {rep.get('news_slice_rule', '')}. Only `spam` and `toxic` hold; `hate_speech` explains.", "",
+              f"News-like slice: {rep.get('news_slice_rule', '')}. Only `spam` and `toxic` hold; `hate_speech` explains.",
+              "A head's hold counts only on rows whose label for that head is known to be 0 (netifier's commercial-looking",
+              "rows carry no spam label: the gambling ads among them are not normal comments held). The news-like slice",
+              "comes mostly from the tweet sources, whose normal rows are held more often on any topic, so the last row",
+              "weights the other rows to the news-like slice's source mix: the like-for-like comparison.", "",
               "| rows | n | held | by spam | by toxic | suspect rows (audit) | held without suspects |", "|---|---|---|---|---|---|---|"]
         for k, v in rep["false_holds"].items():
             L.append(f"| {k} | {v['n']} | {_pct(v['held'])} | {_pct(v.get('held_by_spam'))} | {_pct(v.get('held_by_toxic'))} | "

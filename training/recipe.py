@@ -36,6 +36,9 @@ class Recipe:
     english_toxicity: bool = False
     lexicon: bool = True  # Ibrohim abusive lexicon feature
     slang: bool = True  # kamus-alay slang -> formal word features
+    # netifier's pencemaran_nama_baik (defamation/insult) as the abusive label of its rows: a second Indonesian
+    # abusive source besides the Ibrohim tweets (which are 98% one data set), so cross-source rows can train on it
+    netifier_insult: bool = False
     seed: int = 0
 
 
@@ -48,6 +51,7 @@ VARIANTS = {
     "toxic_any": replace(DEFAULT, name="toxic_any", toxic_target="any"),
     "with_english_toxicity": replace(DEFAULT, name="with_english_toxicity", english_toxicity=True),
     "no_lexicons": replace(DEFAULT, name="no_lexicons", lexicon=False, slang=False),
+    "netifier_insult": replace(DEFAULT, name="netifier_insult", netifier_insult=True),
     "baseline_2026.11.25": Recipe(name="baseline_2026.11.25", evidence=False, brand_indicator=False, augment=False,
                                   toxic_target="any", english_toxicity=True, lexicon=False, slang=False),
 }
@@ -72,6 +76,8 @@ def relabel(records: Sequence[Record], recipe: Recipe) -> list[Record]:
             labels.update(toxic=None, abusive=None, hate_speech=None)
         if r.language == "en" and not recipe.english_toxicity:
             labels.update(toxic=None, abusive=None, hate_speech=None)
+        if recipe.netifier_insult and labels.get("abusive") is None and labels.get("insult") is not None:
+            labels["abusive"] = labels["insult"]
         if recipe.toxic_target == "abusive":
             # netifier has no abusive label (its four flags are topics): unknown there; judol/SMS rows are 0
             labels["toxic"] = labels.get("abusive")
