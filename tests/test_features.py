@@ -153,3 +153,18 @@ def test_false_holds_count_known_labels_and_compare_like_for_like() -> None:
     like = out["other normal rows, weighted to the news-like source mix"]
     assert like["source_mix"] == {"tweets": round(5 / 6, 4), "yt": round(1 / 6, 4)}
     assert like["held"] == round(5 / 6 * 0.75, 4)  # like for like: news-like is held less often
+
+
+def test_augment_copies_and_the_optional_mojibake_copy() -> None:
+    from training.recipe import augment, lossy_cp1252
+
+    spam = _rec("Main di 𝐏𝐔𝐋𝐀𝐔𝐖𝐈𝐍 pasti jp", 1)
+    plain_spam = _rec("slot gacor hari ini", 1)
+    texts = [r.text for r in augment([spam, plain_spam], seed=0, normal_share=0.0)]
+    assert "Main di PULAUWIN pasti jp" in texts  # the de-styled copy
+    assert lossy_cp1252(spam.text) not in texts
+    with_moji = augment([spam, plain_spam], seed=0, normal_share=0.0, mojibake=True)
+    moji = [r for r in with_moji if "\ufffd" in r.text]
+    assert [r.text for r in moji] == [lossy_cp1252(spam.text)]  # ASCII rows need no mojibake copy
+    assert moji[0].labels["spam"] == 1 and moji[0].group == spam.group and moji[0].weight == spam.weight * 0.5
+    assert normalize(moji[0].text).endswith("pasti jp")

@@ -39,6 +39,8 @@ class Recipe:
     # netifier's pencemaran_nama_baik (defamation/insult) as the abusive label of its rows: a second Indonesian
     # abusive source besides the Ibrohim tweets (which are 98% one data set), so cross-source rows can train on it
     netifier_insult: bool = False
+    # a third copy: the row as a backend that decodes UTF-8 as strict cp1252 (errors="replace") would store it
+    mojibake_copies: bool = False
     seed: int = 0
 
 
@@ -52,6 +54,7 @@ VARIANTS = {
     "with_english_toxicity": replace(DEFAULT, name="with_english_toxicity", english_toxicity=True),
     "no_lexicons": replace(DEFAULT, name="no_lexicons", lexicon=False, slang=False),
     "netifier_insult": replace(DEFAULT, name="netifier_insult", netifier_insult=True),
+    "mojibake_copies": replace(DEFAULT, name="mojibake_copies", mojibake_copies=True),
     "baseline_2026.11.25": Recipe(name="baseline_2026.11.25", evidence=False, brand_indicator=False, augment=False,
                                   toxic_target="any", english_toxicity=True, lexicon=False, slang=False),
 }
@@ -105,7 +108,12 @@ def leetspeak(text: str, rng: random.Random, share: float = 0.6) -> str:
     return _WORD.sub(word, text)
 
 
-def augment(records: Sequence[Record], seed: int = 0, normal_share: float = 0.1) -> list[Record]:
+def lossy_cp1252(text: str) -> str:
+    return text.encode("utf-8").decode("cp1252", errors="replace")
+
+
+def augment(records: Sequence[Record], seed: int = 0, normal_share: float = 0.1, *, mojibake: bool = False
+            ) -> list[Record]:
     """A de-styled copy (the character-normalised text: no styled letters, marks or zero-width characters left)
     and a leetspeak copy of every spam row and of ``normal_share`` of the normal rows. Copies keep the group, so
     they never cross a train/test boundary."""
@@ -118,7 +126,8 @@ def augment(records: Sequence[Record], seed: int = 0, normal_share: float = 0.1)
             continue
         plain = char_normalize(r.text)
         # a list, not a set: set order changes with PYTHONHASHSEED, and row order changes the fitted weights
-        for text in dict.fromkeys(t for t in (plain, leetspeak(plain, rng)) if t != r.text):
+        copies = (plain, leetspeak(plain, rng)) + ((lossy_cp1252(r.text),) if mojibake else ())
+        for text in dict.fromkeys(t for t in copies if t != r.text):
             out.append(Record(text, r.language, r.source, r.kind, dict(r.labels), r.weight * 0.5, set(r.sources),
                               normalize(text), r.group))
     return out
@@ -160,7 +169,7 @@ def prepare(data_root: Path, records: Sequence[Record], recipe: Recipe):  # -> p
 
     recs = relabel(records, recipe)
     lex = lexicons_for(recipe, data_root, recs)
-    aug = (lambda rows: augment(rows, recipe.seed)) if recipe.augment else None
+    aug = (lambda rows: augment(rows, recipe.seed, mojibake=recipe.mojibake_copies)) if recipe.augment else None
     return Prepared(recs, lex, {}, aug, known_brands(data_root))
 
 
