@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 
 from ftfy import fix_encoding
@@ -204,7 +205,7 @@ _CP1252_LOST = (0x9D, 0x90, 0x8F, 0x8D, 0x81)
 _ALNUM_PRIOR = "anieukrtsmlgdpbhoyjcwfvzxq8701423956"
 
 
-def _code_page_map(decode) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def _code_page_map(decode: Callable[[bytes], str]) -> dict[str, int]:
     out: dict[str, int] = {}
     for b in range(0x80, 0x100):
         try:
@@ -258,8 +259,9 @@ def _decode_sequence(seq: str, byte_of: dict[str, int], min_score: float) -> str
         except UnicodeDecodeError:
             continue
         score = _plausibility(ch)
-        if score >= best_score and (best is seq or score > _plausibility(best)):
-            best, best_score = ch, score  # ties keep the first candidate (in _CP1252_LOST order)
+        # the first candidate may tie with min_score; later ones must beat the best (ties keep _CP1252_LOST order)
+        if score > best_score or (best is seq and score == best_score):
+            best, best_score = ch, score
     return best
 
 
@@ -276,12 +278,11 @@ def repair_encoding(text: str) -> str:
         text = _repair_sequences(text, _CP1252_SEQ_RE, _CP1252_BYTE, 0.0)
     if _MOJIBAKE_HINT.search(text) and is_bad(text):
         text = fix_encoding(text)
-    if _CP1252_SEQ_RE.search(text):  # what ftfy judged to be text: only marks, symbols and styled letters
-        text = _repair_sequences(text, _CP1252_SEQ_RE, _CP1252_BYTE, 2.0)
+    # what ftfy judged to be text: only marks, symbols and styled letters (sub scans once; no search first)
+    text = _repair_sequences(text, _CP1252_SEQ_RE, _CP1252_BYTE, 2.0)
     if "‚" in text:
         text = _MACROMAN_RE.sub(_fix_macroman, text)
-    if _MACROMAN_SEQ_RE.search(text):
-        text = _repair_sequences(text, _MACROMAN_SEQ_RE, _MACROMAN_BYTE, 2.0)
+    text = _repair_sequences(text, _MACROMAN_SEQ_RE, _MACROMAN_BYTE, 2.0)
     # real Korean uses the whole syllable block; shifted styled letters only its top quarter
     if _HANGUL_SHIFTED_RE.search(text) and not _HANGUL_OTHER_RE.search(text):
         text = _HANGUL_SHIFTED_RE.sub(_unshift_hangul, text)

@@ -83,7 +83,6 @@ T = TypeVar("T")
 MAX_BATCH = 128
 
 
-
 def create_private_file(path: Path) -> None:
     """Create the database file (and its directory) readable by this user only.
 
