@@ -180,10 +180,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
     from .model import ModelError
-    from .pipeline import run_checks
-    from .pipeline.checks import CheckContext
-    from .pipeline.scoring import Scorer, ScoringUnavailable
-    from .textnorm import normalize
+    from .pipeline.scoring import Scorer
+    from .services import assess
 
     settings = _settings(args)
     policy = settings.policy.for_site(args.site)
@@ -195,19 +193,15 @@ def cmd_check(args: argparse.Namespace) -> int:
                 scorer.load()
             except ModelError as exc:
                 print(f"warning: no model: {exc}", file=sys.stderr)
-            try:
-                scoring = await scorer.score(args.text, dict(policy.thresholds))
-            except ScoringUnavailable:
-                scoring = None
             submission = Submission(article_id="check", author_name="check", author_email="check@example.invalid",
                                     content=args.text)
-            verdict = run_checks(CheckContext(submission, normalize(args.text), policy,
-                                              datetime.now(UTC), scoring))
+            checked = await assess(scorer, submission, policy, now=datetime.now(UTC))
+            verdict = checked.verdict
             return {
                 "decision": verdict.decision.value,
                 "model": verdict.model_version,
                 "scores": verdict.scores,
-                "thresholds": scoring.thresholds if scoring else {},
+                "thresholds": checked.scoring.thresholds if checked.scoring else {},
                 "reasons": [r.to_json() for r in verdict.reasons],
             }
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+import aiohttp
 from aiohttp import web
 
 from .campaigns import CampaignMemory
@@ -16,17 +17,20 @@ from .keys import (
     CLOCK,
     EXECUTOR,
     METRICS,
+    MODERATION,
     SCORER,
     SETTINGS,
     SITE_LEARNER,
     SITE_MODEL_CONFIG,
     STORE,
     WEBHOOK_CONFIG,
+    WEBHOOKS,
 )
 from .metrics import Metrics
 from .middlewares import error_middleware, request_context
 from .pipeline.scoring import Scorer
 from .pipeline.site_model import SiteLearner, SiteModelConfig
+from .services import Moderation
 from .settings import Settings
 from .store import open_store
 from .web import (
@@ -41,7 +45,7 @@ from .web import (
     queue,
 )
 from .web.body import close_if_body_unread
-from .webhooks import DeliveryConfig, webhook_ctx
+from .webhooks import DeliveryConfig, WebhookDispatcher
 
 
 def utc_now() -> datetime:
@@ -68,7 +72,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     app.cleanup_ctx.append(admin.reload_on_sighup)
     # Tests may replace the config before the app starts, to retry in milliseconds.
     app[WEBHOOK_CONFIG] = DeliveryConfig(timeout=settings.webhook_timeout_seconds)
-    app.cleanup_ctx.append(webhook_ctx)
+    app.cleanup_ctx.append(_webhooks_ctx)
+    app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(openapi.openapi_ctx)
     app.add_routes(health.routes)
     app.add_routes(openapi.routes)
@@ -126,3 +131,33 @@ async def _site_learner_ctx(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(asyncio.CancelledError):
         await task
     learner.close()
+
+
+async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Start the dispatcher with its HTTP client session; on shutdown cancel it, then close the session."""
+    config = app[WEBHOOK_CONFIG]
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=config.timeout))
+    dispatcher = WebhookDispatcher(app[STORE], session, app[CLOCK], config)
+    app[WEBHOOKS] = dispatcher
+    task = asyncio.create_task(dispatcher.run(), name="webhook-dispatcher")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await session.close()
+
+
+async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[MODERATION] = Moderation(
+        settings=app[SETTINGS],
+        store=app[STORE],
+        scorer=app[SCORER],
+        metrics=app[METRICS],
+        clock=app[CLOCK],
+        campaigns=app[CAMPAIGNS],
+        site_learner=app[SITE_LEARNER],
+        wake_webhooks=app[WEBHOOKS].wake,
+    )
+    yield

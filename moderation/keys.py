@@ -12,6 +12,7 @@ from .campaigns import CampaignMemory
 from .metrics import Metrics
 from .pipeline.scoring import Scorer
 from .pipeline.site_model import SiteLearner, SiteModelConfig
+from .services import Moderation
 from .settings import Settings
 from .store import Store
 from .webhooks import DeliveryConfig, WebhookDispatcher
@@ -24,7 +25,7 @@ EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
 # The clock, injected so tests control time (flood interval, form timing).
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 
-# The moderator workflow: the webhook dispatcher (started by webhooks.webhook_ctx) and its pacing.
+# The moderator workflow: the webhook dispatcher (started by app.webhooks_ctx) and its pacing.
 WEBHOOK_CONFIG = web.AppKey("webhook_config", DeliveryConfig)
 WEBHOOKS = web.AppKey("webhooks", WebhookDispatcher)
 # The OpenAPI description (moderation/openapi.json), read once at start-up and served as is.
@@ -36,3 +37,6 @@ CAMPAIGNS = web.AppKey("campaigns", CampaignMemory)
 # The online per-site heads learnt from moderator decisions (pipeline/site_model.py) and their settings.
 SITE_MODEL_CONFIG = web.AppKey("site_model_config", SiteModelConfig)
 SITE_LEARNER = web.AppKey("site_learner", SiteLearner)
+
+# The service layer (moderation.services) every handler calls; built once the resources above exist.
+MODERATION = web.AppKey("moderation", Moderation)

@@ -2,7 +2,7 @@
 
 A decision writes its event into ``webhook_outbox`` in the same transaction as the status change,
 so an event exists exactly when the change does. The dispatcher (started and stopped by
-``webhook_ctx``) posts the oldest pending event of each site — in order per site, so a late
+``app.webhooks_ctx``) posts the oldest pending event of each site — in order per site, so a late
 "published" can never overtake a "removed" — and retries failures with capped exponential backoff
 and jitter. Pending rows are simply still in the table after a restart, so they are picked up again.
 Delivery is at least once: receivers de-duplicate on ``event_id``.
@@ -19,7 +19,7 @@ import hmac
 import random
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,11 +27,11 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import structlog
-from aiohttp import web
 
 from .errors import ValidationFailed
-from .store import STATUS_CHANGED, OutboxItem, Store
+from .store import OutboxItem, Store
 from .validation import text_problem
+from .workflow import STATUS_CHANGED
 
 log = structlog.get_logger(__name__)
 
@@ -172,37 +172,3 @@ class WebhookDispatcher:
             gave_up=not delivered and next_attempt is None, latency_ms=round(duration_ms, 2),
         )
         return delivered
-
-
-async def webhook_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Start the dispatcher with its HTTP client session; on shutdown cancel it, then close the session."""
-    from .keys import CLOCK, STORE, WEBHOOK_CONFIG, WEBHOOKS  # keys.py imports this module's classes
-
-    config = app[WEBHOOK_CONFIG]
-    store = app[STORE]
-    if not hasattr(store, "due_webhooks"):  # a backend without the outbox yet: the API still works
-        log.warning("webhooks_unavailable", backend=type(store).__name__)
-        yield
-        return
-    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=config.timeout))
-    dispatcher = WebhookDispatcher(store, session, app[CLOCK], config)
-    app[WEBHOOKS] = dispatcher
-    task = asyncio.create_task(dispatcher.run(), name="webhook-dispatcher")
-    try:
-        yield
-    finally:
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-        await session.close()
-
-
-def wake_dispatcher(app: web.Application) -> None:
-    """Deliver new events now rather than at the next poll."""
-    from .keys import WEBHOOKS
-
-    dispatcher = app.get(WEBHOOKS)
-    if dispatcher is not None:
-        dispatcher.wake()

@@ -647,6 +647,45 @@ async def test_postgres_concurrent_claimers_never_share_an_event(pg_url: str) ->
             assert await stores[1].webhook_backlog(site) == {"pending": 0, "failed": 0, "delivered": 4}
 
 
+async def test_a_late_attempt_on_a_stale_claim_changes_nothing(store: Store) -> None:
+    """Both backends: an attempt recorded for an event someone else has meanwhile delivered or retried
+    is logged, but neither undoes the delivery nor reschedules the event (attempts is the fencing token)."""
+    await store.set_webhook("site-a", HOOK_URL, "whsec_test", NOW)
+    first = await hold(store, 1)
+    second = await hold(store, 2)
+    await store.decide("site-a", decision(first), actor="key:1", now=NOW)
+    await store.decide("site-a", decision(second, "reject", "spam"), actor="key:1", now=NOW)
+    an_hour = LATER + timedelta(hours=1)  # past any claim a backend holds
+    [stale] = await store.due_webhooks(LATER, 10)
+    [item] = await store.due_webhooks(an_hour, 10)  # the claim lapsed (or another worker took it)
+    assert item.id == stale.id and item.attempts == stale.attempts == 0
+    await store.record_webhook_attempt(item, at=an_hour, status_code=204, error=None, duration_ms=4.0,
+                                       delivered=True, next_attempt_at=None)
+    # The first holder reports late: a give-up, then a retry. Both are logged; the event stays delivered.
+    await store.record_webhook_attempt(stale, at=an_hour, status_code=None, error="TimeoutError",
+                                       duration_ms=10_000.0, delivered=False, next_attempt_at=None)
+    await store.record_webhook_attempt(stale, at=an_hour, status_code=503, error="HTTP 503",
+                                       duration_ms=5.0, delivered=False, next_attempt_at=an_hour)
+    assert await store.webhook_backlog("site-a") == {"pending": 1, "failed": 0, "delivered": 1}
+    log = await store.list_webhook_deliveries("site-a", before_id=None, limit=10)
+    assert [(d.outbox_id, d.status_code, d.state) for d in log] == [
+        (item.id, 503, "delivered"), (item.id, None, "delivered"), (item.id, 204, "delivered"),
+    ]
+
+    # A retry recorded by another holder fences off the first one's late give-up the same way.
+    later = an_hour + timedelta(hours=1)
+    [slow] = await store.due_webhooks(later, 10)
+    assert slow.comment_id == second.id
+    [fast] = await store.due_webhooks(later + timedelta(hours=1), 10)
+    await store.record_webhook_attempt(fast, at=later, status_code=503, error="HTTP 503", duration_ms=5.0,
+                                       delivered=False, next_attempt_at=later + timedelta(hours=2))
+    await store.record_webhook_attempt(slow, at=later, status_code=None, error="TimeoutError", duration_ms=5.0,
+                                       delivered=False, next_attempt_at=None)
+    assert await store.webhook_backlog("site-a") == {"pending": 1, "failed": 0, "delivered": 1}
+    [retried] = await store.due_webhooks(later + timedelta(hours=2), 10)
+    assert retried.id == fast.id and retried.attempts == 1
+
+
 @pytest.mark.postgres
 async def test_postgres_claim_is_leased_and_a_late_attempt_changes_nothing(pg_url: str) -> None:
     async with replicas(pg_url, 2) as (one, two):

@@ -12,17 +12,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-# A moderator's label → what it says about each head (None: says nothing, the head ignores the row).
-LABEL_HEADS: dict[str, dict[str, int | None]] = {
-    "ham": {"spam": 0, "toxic": 0},
-    "spam": {"spam": 1, "toxic": None},
-    "toxic": {"spam": 0, "toxic": 1},
-}
+from moderation.labels import LABEL_TARGETS
 
 
 def label_to_heads(label: str) -> dict[str, int | None] | None:
     """Head labels for a moderator label, or None for labels that teach nothing (e.g. "other")."""
-    return LABEL_HEADS.get(label)
+    return LABEL_TARGETS.get(label)
 
 
 async def _read_labels(database_url: str) -> list[dict[str, Any]]:

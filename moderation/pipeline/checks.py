@@ -24,7 +24,6 @@ class CheckContext:
     policy: Policy
     now: datetime
     scoring: ScoringResult | None  # None: the classifiers could not score this comment
-    scoring_error: str | None = None
     campaign: Observation | None = None  # the site's campaign memory on this comment (None: not consulted)
 
 

@@ -45,6 +45,16 @@ class ScoringResult:
     site: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class BatchScores:
+    """Raw scores of several texts, all by the same model version (no thresholds applied, no explanations)."""
+
+    version: str
+    heads: tuple[str, ...]
+    scores: list[dict[str, float]]
+    thresholds: dict[str, float]
+
+
 class Scorer:
     def __init__(self, models_dir: Path, executor: Executor) -> None:
         self.models_dir = models_dir
@@ -113,6 +123,39 @@ class Scorer:
         except TimeoutError:
             log.error("model_timeout", timeout_s=timeout, model_version=self.version)
             raise ScoringUnavailable(f"scoring took longer than {timeout} s") from None
+
+    @property
+    def heads(self) -> tuple[str, ...] | None:
+        """The heads of the model serving now, or ``None`` when no model is loaded."""
+        return tuple(self.current.model.heads) if self.current is not None else None
+
+    async def score_texts(self, texts: list[str], *, timeout: float | None = None) -> BatchScores:
+        """Raw scores of ``texts`` in one call with one model (taken once), off the event loop.
+
+        For the compatibility endpoints, which want every head's score of a text and its spans, not a
+        decision. Raises ``ScoringUnavailable`` when no model is loaded, it fails, or ``timeout`` passes.
+        """
+        loaded = self.current
+        if loaded is None:
+            raise ScoringUnavailable(self.load_error or "no model loaded")
+        loop = asyncio.get_running_loop()
+        normalized = [normalize(t) for t in texts]
+        try:
+            rows = await asyncio.wait_for(
+                loop.run_in_executor(self.executor, _predict, loaded.model, texts, normalized), timeout
+            )
+        except TimeoutError:
+            log.error("model_timeout", timeout_s=timeout, model_version=loaded.version)
+            raise ScoringUnavailable(f"scoring took longer than {timeout} s") from None
+        except Exception as exc:  # a broken model is "unavailable", never a 500
+            log.error("model_failed", error=repr(exc), model_version=loaded.version)
+            raise ScoringUnavailable(repr(exc)) from exc
+        return BatchScores(
+            version=loaded.version,
+            heads=tuple(loaded.model.heads),
+            scores=[{head: float(p) for head, p in row.items()} for row in rows],
+            thresholds=dict(loaded.thresholds),
+        )
 
     async def _flush(self) -> None:
         loop = asyncio.get_running_loop()

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import structlog
 
+from ..labels import LABEL_TARGETS, MODERATOR_SOURCE
 from ..model import LoadedModel
 
 if TYPE_CHECKING:
@@ -46,14 +47,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 SITE_HEADS = ("spam", "toxic")
-# A moderator's label → what it says about each head (None: says nothing, the head skips the row).
-LABEL_TARGETS: dict[str, dict[str, int | None]] = {
-    "ham": {"spam": 0, "toxic": 0},
-    "spam": {"spam": 1, "toxic": None},
-    "toxic": {"spam": 0, "toxic": 1},
-}
-# Only decisions taken by a moderator train a site head (not readers, not the site key's feedback calls).
-TRAINING_SOURCE = "moderator"
+# Only decisions taken by a moderator train a site head (not readers, not the site key's feedback calls);
+# what each label says about each head is labels.LABEL_TARGETS.
 _EPS = 1e-6
 
 
@@ -226,7 +221,7 @@ class SiteModels:
         return model
 
     def learnable(self, row: dict[str, Any]) -> bool:
-        if row.get("source") != TRAINING_SOURCE or row.get("label") not in LABEL_TARGETS:
+        if row.get("source") != MODERATOR_SOURCE or row.get("label") not in LABEL_TARGETS:
             return False
         if not isinstance(row.get("text"), str) or not row.get("site_id"):
             return False

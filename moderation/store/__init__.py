@@ -14,6 +14,14 @@ from typing import Any, Protocol
 
 from ..domain import ApiKey, Comment, Role, Status, Submission, Verdict
 
+# The workflow's records are what the store persists; re-exported for the callers that speak to the store.
+from ..labels import REASON_KINDS as REASON_KINDS
+from ..labels import REJECT_LABELS as REJECT_LABELS
+from ..workflow import STATUS_CHANGED as STATUS_CHANGED
+from ..workflow import ModeratorAction as ModeratorAction
+from ..workflow import ModeratorDecision as ModeratorDecision
+from ..workflow import TrainingLabel as TrainingLabel
+
 
 @dataclass(frozen=True)
 class IdempotentResponse:
@@ -158,20 +166,6 @@ class Store(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class TrainingLabel:
-    """A person's judgement of a text, kept for retraining (no e-mail, IP or name)."""
-
-    site_id: str
-    text: str
-    label: str  # ham, spam, toxic, other
-    source: str  # moderator, akismet.submit-spam, perspective.suggestscore...
-    comment_id: int | None = None
-    actor: str | None = None
-    model_version: str | None = None
-    scores: dict[str, float] | None = None
-
-
 def open_store(database_url: str, *, on_commit: Callable[[int], None] | None = None) -> Store:
     """Pick the backend for a database URL (the connection is opened by ``migrate``).
 
@@ -194,16 +188,6 @@ def open_store(database_url: str, *, on_commit: Callable[[int], None] | None = N
 class QueueOrder(enum.StrEnum):
     OLDEST = "oldest"
     RISK = "risk"  # highest classifier score first
-
-
-class ModeratorAction(enum.StrEnum):
-    APPROVE = "approve"  # publish a held comment, or keep a reported one up and close its reports
-    REJECT = "reject"  # refuse a held comment, or take down a reported one
-    REMOVE = "remove"  # take down a published comment
-
-
-REASON_KINDS = ("spam", "toxic", "policy", "other")  # see migration 0002 for which codes fall where
-REJECT_LABELS = ("spam", "toxic", "other")
 
 
 @dataclass(frozen=True)
@@ -244,15 +228,6 @@ class QueueItem:
 class QueuePage:
     items: list[QueueItem]
     has_more: bool
-
-
-@dataclass(frozen=True)
-class ModeratorDecision:
-    comment_id: int
-    action: ModeratorAction
-    label: str  # ham, spam, toxic, other
-    revision: int
-    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -339,47 +314,6 @@ class ModeratorSession:
     api_key: ApiKey
     csrf_token: str = field(repr=False)
     expires_at: datetime
-
-
-def next_status(current: Status, open_reports: int, action: ModeratorAction) -> Status | None:
-    """Where a moderator action takes a comment; ``None`` when the comment is not awaiting it.
-
-    A comment awaits a decision while it is held, or published with open reader reports
-    (reported comments stay up until a moderator acts, as in Coral). Taking down works on any
-    published comment.
-    """
-    if action is ModeratorAction.REMOVE:
-        return Status.REMOVED if current is Status.PUBLISHED else None
-    if current is Status.HELD:
-        return Status.PUBLISHED if action is ModeratorAction.APPROVE else Status.REJECTED
-    if current is Status.PUBLISHED and open_reports > 0:
-        return Status.PUBLISHED if action is ModeratorAction.APPROVE else Status.REMOVED
-    return None
-
-
-STATUS_CHANGED = "comment.status_changed"
-
-
-def status_changed_payload(comment: Comment, status: Status, label: str, *, event_id: int, at: datetime) -> str:
-    """The webhook body for a status change, exactly as it will be signed and sent. Never the e-mail."""
-    import json
-
-    return json.dumps(
-        {
-            "event": STATUS_CHANGED,
-            "event_id": event_id,  # the audit event id: the same change is never sent with two ids
-            "site_id": comment.site_id,
-            "comment_id": comment.id,
-            "article_id": comment.article_id,
-            "status": status.value,
-            "previous_status": comment.status.value,
-            "label": label,
-            "revision": comment.revision + 1,  # lets the site drop an older event that arrives late
-            "decided_at": at.isoformat(),
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
 
 
 # -- Campaign memory -----------------------------------------------------------------------------------

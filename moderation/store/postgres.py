@@ -36,9 +36,21 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import asyncpg
 
 from ..domain import ApiKey, Comment, Role, Status
-from ..errors import DuplicateComment, IdempotencyConflict, NotFound, StaleRevision, TooManyRequests
+from ..errors import NotFound
+from ..workflow import (
+    AuditEntry,
+    DecisionPlan,
+    ModeratorDecision,
+    StatusChange,
+    TrainingLabel,
+    admit,
+    check_replay,
+    flood_window_start,
+    plan_decision,
+    plan_report,
+    reasons_json,
+)
 from . import (
-    STATUS_CHANGED,
     AuditEvent,
     CampaignSignature,
     ClusterSummary,
@@ -46,7 +58,6 @@ from . import (
     DeliveryRecord,
     IdempotentResponse,
     IndexEntry,
-    ModeratorDecision,
     ModeratorSession,
     NewComment,
     OutboxItem,
@@ -57,10 +68,7 @@ from . import (
     ReportOutcome,
     SignatureKey,
     SignatureVote,
-    TrainingLabel,
     WebhookTarget,
-    next_status,
-    status_changed_payload,
 )
 from .keycache import KeyCache
 from .rows import (
@@ -237,8 +245,7 @@ class PostgresStore:
                     new.site_id, idempotency[0],
                 )
                 if row is not None:
-                    if row[0] != idempotency[1]:
-                        raise IdempotencyConflict()
+                    check_replay(row[0], idempotency[1])
                     existing = await conn.fetchrow(f"SELECT {PG_COMMENT_COLUMNS} FROM comments WHERE id = $1", row[1])
                     return comment_from_row(existing), json.loads(row[2]), True
 
@@ -247,21 +254,17 @@ class PostgresStore:
                 "AND content_hash = $4 ORDER BY id LIMIT 1",
                 new.site_id, sub.article_id, sub.author_email, new.content_hash,
             )
-            if dup is not None:
-                raise DuplicateComment(existing_id=dup)
-
-            if flood_interval > 0:
+            last = None
+            if dup is None and flood_interval > 0:
                 last = await conn.fetchval(
                     "SELECT MAX(created_at) FROM comments WHERE site_id = $1 AND created_at > $2 AND "
                     "(author_email = $3 OR (author_ip IS NOT NULL AND author_ip = $4))",
-                    new.site_id, now - timedelta(seconds=flood_interval), sub.author_email, sub.author_ip,
+                    new.site_id, flood_window_start(now, flood_interval), sub.author_email, sub.author_ip,
                 )
-                if last is not None:
-                    wait = flood_interval - (now - last).total_seconds()
-                    raise TooManyRequests(retry_after=max(1, int(wait + 0.999)))
+            admit(duplicate_of=dup, last_at=last, now=now, flood_interval=flood_interval)
 
             verdict = new.verdict
-            reasons_json = json.dumps([r.to_json() for r in verdict.reasons], ensure_ascii=False)
+            reasons = reasons_json(verdict.reasons)
             comment_id = await conn.fetchval(
                 "INSERT INTO comments (site_id, article_id, parent_id, author_name, author_email, author_url, "
                 "author_ip, user_agent, referrer, content, content_hash, lang, signals, status, decision, reasons, "
@@ -270,13 +273,13 @@ class PostgresStore:
                 "$19, $20, $21) RETURNING id",
                 new.site_id, sub.article_id, sub.parent_id, sub.author_name, sub.author_email, sub.author_url,
                 sub.author_ip, sub.user_agent, sub.referrer, sub.content, new.content_hash, sub.lang,
-                json.dumps(new.signals), verdict.status.value, verdict.decision.value, reasons_json,
+                json.dumps(new.signals), verdict.status.value, verdict.decision.value, reasons,
                 json.dumps(verdict.scores), verdict.model_version, now, new.cluster_id, new.minhash,
             )
             await conn.execute(
                 "INSERT INTO comment_events (comment_id, site_id, at, actor, action, from_status, to_status, "
                 "reasons, model_version) VALUES ($1, $2, $3, 'system', 'submitted', NULL, $4, $5::jsonb, $6)",
-                comment_id, new.site_id, now, verdict.status.value, reasons_json, verdict.model_version,
+                comment_id, new.site_id, now, verdict.status.value, reasons, verdict.model_version,
             )
             row = await conn.fetchrow(f"SELECT {PG_COMMENT_COLUMNS} FROM comments WHERE id = $1", comment_id)
             comment = comment_from_row(row)
@@ -503,44 +506,8 @@ class PostgresStore:
             )
             if row is None:
                 raise NotFound("No such comment.")
-            comment = comment_from_row(row)
-            target = next_status(comment.status, int(row[-1]), decision.action)
-            if decision.revision != comment.revision:
-                raise StaleRevision(current_revision=comment.revision, status=comment.status.value)
-            if target is None:
-                raise StaleRevision(
-                    f"This comment is {comment.status.value} and awaits no {decision.action.value} decision.",
-                    current_revision=comment.revision, status=comment.status.value,
-                )
-            await conn.execute(
-                "UPDATE comments SET status = $1, revision = revision + 1, updated_at = $2, open_reports = 0 "
-                "WHERE id = $3 AND revision = $4",
-                target.value, now, comment.id, comment.revision,
-            )
-            closed = affected(await conn.execute(
-                "UPDATE comment_reports SET resolved_at = $1, resolution = $2 WHERE comment_id = $3 "
-                "AND resolved_at IS NULL",
-                now, decision.action.value, comment.id,
-            ))
-            event_id = await insert_event(
-                conn, comment, at=now, actor=actor, action=decision.action.value, to_status=target.value,
-                label=decision.label, note=decision.note,
-            )
-            await insert_training_label(
-                conn,
-                TrainingLabel(
-                    site_id=site_id, text=comment.content, label=decision.label, source="moderator",
-                    comment_id=comment.id, actor=actor, model_version=comment.model_version, scores=comment.scores,
-                ),
-                now,
-            )
-            queued = False
-            if target is not comment.status:
-                queued = await enqueue_status_change(conn, comment, target, decision.label, event_id=event_id, at=now)
-            updated = comment_from_row(
-                await conn.fetchrow(f"SELECT {PG_COMMENT_COLUMNS} FROM comments WHERE id = $1", comment.id)
-            )
-        return DecisionOutcome(updated, comment.status, event_id, queued, closed)
+            plan = plan_decision(comment_from_row(row), int(row[-1]), decision, actor=actor, now=now)
+            return await apply_decision_plan(conn, plan, now)
 
     async def add_report(
         self, site_id: str, comment_id: int, *, reason: str, note: str | None, reporter_hash: str | None,
@@ -563,22 +530,19 @@ class PostgresStore:
                 )
                 if earlier is not None:
                     return ReportOutcome(earlier, comment, int(row[-1]), duplicate=True)
-            # A comment already decided against keeps the report on record, closed at once.
-            awaiting = comment.status in (Status.PUBLISHED, Status.HELD)
+            plan = plan_report(comment, reason)
             report_id = await conn.fetchval(
                 "INSERT INTO comment_reports (comment_id, site_id, reason, note, reporter_hash, created_at, "
                 "resolved_at, resolution) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-                comment_id, site_id, reason, note, reporter_hash, now,
-                None if awaiting else now, None if awaiting else f"already_{comment.status.value}",
+                comment_id, site_id, reason, note, reporter_hash, now, None if plan.opens else now, plan.resolution,
             )
-            if awaiting:
+            if plan.opens:
                 await conn.execute(
                     "UPDATE comments SET open_reports = open_reports + 1, last_reported_at = $1 WHERE id = $2",
                     now, comment_id,
                 )
-            await insert_event(conn, comment, at=now, actor="reader", action="report",
-                               to_status=comment.status.value, label=reason, note=None)
-            open_reports = int(row[-1]) + (1 if awaiting else 0)
+            await insert_event(conn, plan.event, at=now)
+            open_reports = int(row[-1]) + (1 if plan.opens else 0)
         return ReportOutcome(report_id, comment, open_reports, duplicate=False)
 
     async def list_events(
@@ -768,13 +732,33 @@ def queue_sql(site_id: str, query: QueueQuery) -> tuple[str, list[Any]]:
     return sql, params
 
 
-async def insert_event(conn: asyncpg.Connection, comment: Comment, *, at: datetime, actor: str, action: str,
-                       to_status: str, label: str | None, note: str | None) -> int:
+async def apply_decision_plan(conn: asyncpg.Connection, plan: DecisionPlan, now: datetime) -> DecisionOutcome:
+    """Persist a planned decision: status + revision, closed reports, audit event, label, webhook event."""
+    comment = plan.comment
+    await conn.execute(
+        "UPDATE comments SET status = $1, revision = revision + 1, updated_at = $2, open_reports = 0 "
+        "WHERE id = $3 AND revision = $4",
+        plan.target.value, now, comment.id, plan.expected_revision,
+    )
+    closed = affected(await conn.execute(
+        "UPDATE comment_reports SET resolved_at = $1, resolution = $2 WHERE comment_id = $3 AND resolved_at IS NULL",
+        now, plan.event.action, comment.id,
+    ))
+    event_id = await insert_event(conn, plan.event, at=now)
+    await insert_training_label(conn, plan.label, now)
+    queued = plan.webhook is not None and await enqueue_webhook(conn, plan.webhook, event_id=event_id)
+    updated = comment_from_row(
+        await conn.fetchrow(f"SELECT {PG_COMMENT_COLUMNS} FROM comments WHERE id = $1", comment.id)
+    )
+    return DecisionOutcome(updated, comment.status, event_id, queued, closed)
+
+
+async def insert_event(conn: asyncpg.Connection, event: AuditEntry, *, at: datetime) -> int:
     return await conn.fetchval(
         "INSERT INTO comment_events (comment_id, site_id, at, actor, action, from_status, to_status, label, note, "
         "model_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-        comment.id, comment.site_id, at, actor, action, comment.status.value, to_status, label, note,
-        comment.model_version,
+        event.comment_id, event.site_id, at, event.actor, event.action, event.from_status, event.to_status,
+        event.label, event.note, event.model_version,
     )
 
 
@@ -787,21 +771,17 @@ async def insert_training_label(conn: asyncpg.Connection, label: TrainingLabel, 
     )
 
 
-async def enqueue_status_change(conn: asyncpg.Connection, comment: Comment, status: Status, label: str, *,
-                                event_id: int, at: datetime) -> bool:
-    """Write the webhook event for a status change, if the site has a webhook (no e-mail, ever)."""
-    has_webhook = await conn.fetchval(
-        "SELECT 1 FROM sites WHERE id = $1 AND webhook_url IS NOT NULL", comment.site_id
-    )
-    if not has_webhook:
+async def enqueue_webhook(conn: asyncpg.Connection, change: StatusChange, *, event_id: int) -> bool:
+    """Write the webhook event for a status change, if the site has a webhook."""
+    site_id = change.comment.site_id
+    if not await conn.fetchval("SELECT 1 FROM sites WHERE id = $1 AND webhook_url IS NOT NULL", site_id):
         return False
     # Held until commit: the next outbox row of this site gets its id only after this one is
     # visible, so a dispatcher can never deliver a newer event of the site before an older one.
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"outbox:{comment.site_id}")
-    payload = status_changed_payload(comment, status, label, event_id=event_id, at=at)
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"outbox:{site_id}")
     await conn.execute(
         "INSERT INTO webhook_outbox (site_id, comment_id, event, payload, created_at, next_attempt_at) "
         "VALUES ($1, $2, $3, $4, $5, $5)",
-        comment.site_id, comment.id, STATUS_CHANGED, payload, at,
+        site_id, change.comment.id, change.event, change.payload(event_id), change.at,
     )
     return True

@@ -28,9 +28,21 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..domain import ApiKey, Comment, Role, Status
-from ..errors import DuplicateComment, IdempotencyConflict, NotFound, StaleRevision, TooManyRequests
+from ..errors import NotFound
+from ..workflow import (
+    AuditEntry,
+    DecisionPlan,
+    ModeratorDecision,
+    StatusChange,
+    TrainingLabel,
+    admit,
+    check_replay,
+    flood_window_start,
+    plan_decision,
+    plan_report,
+    reasons_json,
+)
 from . import (
-    STATUS_CHANGED,
     AuditEvent,
     AuthorHistory,
     CampaignSignature,
@@ -39,7 +51,6 @@ from . import (
     DeliveryRecord,
     IdempotentResponse,
     IndexEntry,
-    ModeratorDecision,
     ModeratorSession,
     NewComment,
     OutboxItem,
@@ -50,10 +61,7 @@ from . import (
     ReportOutcome,
     SignatureKey,
     SignatureVote,
-    TrainingLabel,
     WebhookTarget,
-    next_status,
-    status_changed_payload,
 )
 from .rows import (
     COMMENT_COLUMNS,
@@ -306,35 +314,29 @@ class SQLiteStore:
                     (new.site_id, key),
                 ).fetchone()
                 if row is not None:
-                    if row[0] != request_hash:
-                        raise IdempotencyConflict()
+                    check_replay(row[0], request_hash)
                     existing = conn.execute(
                         f"SELECT {COMMENT_COLUMNS} FROM comments WHERE id = ?", (row[1],)
                     ).fetchone()
                     return comment_from_row(existing), json.loads(row[2]), True
 
-            # Duplicate before flood, as WordPress does: a double-click gets "duplicate", not "slow down".
             dup = conn.execute(
                 "SELECT id FROM comments WHERE site_id = ? AND article_id = ? AND author_email = ? "
                 "AND content_hash = ? ORDER BY id LIMIT 1",
                 (new.site_id, sub.article_id, sub.author_email, new.content_hash),
             ).fetchone()
-            if dup is not None:
-                raise DuplicateComment(existing_id=dup[0])
-
-            if flood_interval > 0:
-                since = to_ts(now - timedelta(seconds=flood_interval))
+            last = None
+            if dup is None and flood_interval > 0:
                 last = conn.execute(
                     "SELECT MAX(created_at) FROM comments WHERE site_id = ? AND created_at > ? AND "
                     "(author_email = ? OR (author_ip IS NOT NULL AND author_ip = ?))",
-                    (new.site_id, since, sub.author_email, sub.author_ip),
+                    (new.site_id, to_ts(flood_window_start(now, flood_interval)), sub.author_email, sub.author_ip),
                 ).fetchone()[0]
-                if last is not None:
-                    wait = flood_interval - (now - from_ts(last)).total_seconds()
-                    raise TooManyRequests(retry_after=max(1, int(wait + 0.999)))
+            admit(duplicate_of=dup[0] if dup else None, last_at=from_ts(last) if last else None, now=now,
+                  flood_interval=flood_interval)
 
             verdict = new.verdict
-            reasons_json = json.dumps([r.to_json() for r in verdict.reasons], ensure_ascii=False)
+            reasons = reasons_json(verdict.reasons)
             stamp = to_ts(now)
             cur = conn.execute(
                 "INSERT INTO comments (site_id, article_id, parent_id, author_name, author_email, author_url, "
@@ -344,7 +346,7 @@ class SQLiteStore:
                 (
                     new.site_id, sub.article_id, sub.parent_id, sub.author_name, sub.author_email, sub.author_url,
                     sub.author_ip, sub.user_agent, sub.referrer, sub.content, new.content_hash, sub.lang,
-                    json.dumps(new.signals), verdict.status.value, verdict.decision.value, reasons_json,
+                    json.dumps(new.signals), verdict.status.value, verdict.decision.value, reasons,
                     json.dumps(verdict.scores), verdict.model_version, stamp, stamp, new.cluster_id, new.minhash,
                 ),
             )
@@ -352,7 +354,7 @@ class SQLiteStore:
             conn.execute(
                 "INSERT INTO comment_events (comment_id, site_id, at, actor, action, from_status, to_status, "
                 "reasons, model_version) VALUES (?, ?, ?, 'system', 'submitted', NULL, ?, ?, ?)",
-                (comment_id, new.site_id, stamp, verdict.status.value, reasons_json, verdict.model_version),
+                (comment_id, new.site_id, stamp, verdict.status.value, reasons, verdict.model_version),
             )
             row = conn.execute(f"SELECT {COMMENT_COLUMNS} FROM comments WHERE id = ?", (comment_id,)).fetchone()
             comment = comment_from_row(row)
@@ -593,44 +595,8 @@ class SQLiteStore:
             ).fetchone()
             if row is None:
                 raise NotFound("No such comment.")
-            comment = comment_from_row(row)
-            target = next_status(comment.status, int(row[-1]), decision.action)
-            if decision.revision != comment.revision:
-                raise StaleRevision(current_revision=comment.revision, status=comment.status.value)
-            if target is None:
-                raise StaleRevision(
-                    f"This comment is {comment.status.value} and awaits no {decision.action.value} decision.",
-                    current_revision=comment.revision, status=comment.status.value,
-                )
-            stamp = to_ts(now)
-            conn.execute(
-                "UPDATE comments SET status = ?, revision = revision + 1, updated_at = ?, open_reports = 0 "
-                "WHERE id = ? AND revision = ?",
-                (target.value, stamp, comment.id, comment.revision),
-            )
-            closed = conn.execute(
-                "UPDATE comment_reports SET resolved_at = ?, resolution = ? WHERE comment_id = ? AND resolved_at IS NULL",
-                (stamp, decision.action.value, comment.id),
-            ).rowcount
-            event_id = insert_event(
-                conn, comment, at=stamp, actor=actor, action=decision.action.value, to_status=target.value,
-                label=decision.label, note=decision.note,
-            )
-            insert_training_label(
-                conn,
-                TrainingLabel(
-                    site_id=site_id, text=comment.content, label=decision.label, source="moderator",
-                    comment_id=comment.id, actor=actor, model_version=comment.model_version, scores=comment.scores,
-                ),
-                now,
-            )
-            queued = False
-            if target is not comment.status:
-                queued = enqueue_status_change(conn, comment, target, decision.label, event_id=event_id, at=now)
-            updated = comment_from_row(
-                conn.execute(f"SELECT {COMMENT_COLUMNS} FROM comments WHERE id = ?", (comment.id,)).fetchone()
-            )
-            return DecisionOutcome(updated, comment.status, event_id, queued, closed)
+            plan = plan_decision(comment_from_row(row), int(row[-1]), decision, actor=actor, now=now)
+            return apply_decision_plan(conn, plan, now)
 
         return await self._write(decide)
 
@@ -654,22 +620,20 @@ class SQLiteStore:
                 if earlier is not None:
                     return ReportOutcome(earlier[0], comment, int(row[-1]), duplicate=True)
             stamp = to_ts(now)
-            # A comment already decided against keeps the report on record, closed at once.
-            awaiting = comment.status in (Status.PUBLISHED, Status.HELD)
+            plan = plan_report(comment, reason)
             cur = conn.execute(
                 "INSERT INTO comment_reports (comment_id, site_id, reason, note, reporter_hash, created_at, "
                 "resolved_at, resolution) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (comment_id, site_id, reason, note, reporter_hash, stamp,
-                 None if awaiting else stamp, None if awaiting else f"already_{comment.status.value}"),
+                 None if plan.opens else stamp, plan.resolution),
             )
-            if awaiting:
+            if plan.opens:
                 conn.execute(
                     "UPDATE comments SET open_reports = open_reports + 1, last_reported_at = ? WHERE id = ?",
                     (stamp, comment_id),
                 )
-            insert_event(conn, comment, at=stamp, actor="reader", action="report", to_status=comment.status.value,
-                         label=reason, note=None)
-            open_reports = int(row[-1]) + (1 if awaiting else 0)
+            insert_event(conn, plan.event, at=stamp)
+            open_reports = int(row[-1]) + (1 if plan.opens else 0)
             return ReportOutcome(int(cur.lastrowid or 0), comment, open_reports, duplicate=False)
 
         return await self._write(report)
@@ -738,22 +702,26 @@ class SQLiteStore:
                 (item.id, item.site_id, item.attempts + 1, stamp, item.target.url, status_code, error,
                  round(duration_ms, 2)),
             )
+            # The same guard as PostgreSQL's: a delivery always counts; a retry or a give-up moves the event on
+            # only if no other attempt was recorded since this one was claimed (attempts is the fencing token),
+            # so a dispatcher that took the event late (another worker process) cannot undo a delivery.
             if delivered:
                 conn.execute(
-                    "UPDATE webhook_outbox SET attempts = attempts + 1, delivered_at = ?, last_error = NULL "
-                    "WHERE id = ?",
+                    "UPDATE webhook_outbox SET attempts = attempts + 1, delivered_at = ?, last_error = NULL, "
+                    "failed_at = NULL WHERE id = ? AND delivered_at IS NULL",
                     (stamp, item.id),
                 )
             elif next_attempt_at is not None:
                 conn.execute(
                     "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
-                    "WHERE id = ?",
-                    (to_ts(next_attempt_at), error, item.id),
+                    "WHERE id = ? AND attempts = ? AND delivered_at IS NULL AND failed_at IS NULL",
+                    (to_ts(next_attempt_at), error, item.id, item.attempts),
                 )
             else:
                 conn.execute(
-                    "UPDATE webhook_outbox SET attempts = attempts + 1, failed_at = ?, last_error = ? WHERE id = ?",
-                    (stamp, error, item.id),
+                    "UPDATE webhook_outbox SET attempts = attempts + 1, failed_at = ?, last_error = ? "
+                    "WHERE id = ? AND attempts = ? AND delivered_at IS NULL AND failed_at IS NULL",
+                    (stamp, error, item.id, item.attempts),
                 )
 
         # The one dispatcher is its only writer, so there is nothing to batch it with: commit it at once.
@@ -895,13 +863,33 @@ def author_history(conn: sqlite3.Connection, site_id: str, emails: set[str]) -> 
     ))
 
 
-def insert_event(conn: sqlite3.Connection, comment: Comment, *, at: str, actor: str, action: str, to_status: str,
-                 label: str | None, note: str | None) -> int:
+def apply_decision_plan(conn: sqlite3.Connection, plan: DecisionPlan, now: datetime) -> DecisionOutcome:
+    """Persist a planned decision: status + revision, closed reports, audit event, label, webhook event."""
+    comment, stamp = plan.comment, to_ts(now)
+    conn.execute(
+        "UPDATE comments SET status = ?, revision = revision + 1, updated_at = ?, open_reports = 0 "
+        "WHERE id = ? AND revision = ?",
+        (plan.target.value, stamp, comment.id, plan.expected_revision),
+    )
+    closed = conn.execute(
+        "UPDATE comment_reports SET resolved_at = ?, resolution = ? WHERE comment_id = ? AND resolved_at IS NULL",
+        (stamp, plan.event.action, comment.id),
+    ).rowcount
+    event_id = insert_event(conn, plan.event, at=stamp)
+    insert_training_label(conn, plan.label, now)
+    queued = plan.webhook is not None and enqueue_webhook(conn, plan.webhook, event_id=event_id)
+    updated = comment_from_row(
+        conn.execute(f"SELECT {COMMENT_COLUMNS} FROM comments WHERE id = ?", (comment.id,)).fetchone()
+    )
+    return DecisionOutcome(updated, comment.status, event_id, queued, closed)
+
+
+def insert_event(conn: sqlite3.Connection, event: AuditEntry, *, at: str) -> int:
     cur = conn.execute(
         "INSERT INTO comment_events (comment_id, site_id, at, actor, action, from_status, to_status, label, note, "
         "model_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (comment.id, comment.site_id, at, actor, action, comment.status.value, to_status, label, note,
-         comment.model_version),
+        (event.comment_id, event.site_id, at, event.actor, event.action, event.from_status, event.to_status,
+         event.label, event.note, event.model_version),
     )
     return int(cur.lastrowid or 0)
 
@@ -918,19 +906,15 @@ def insert_training_label(conn: sqlite3.Connection, label: TrainingLabel, now: d
     return int(cur.lastrowid or 0)
 
 
-def enqueue_status_change(conn: sqlite3.Connection, comment: Comment, status: Status, label: str, *,
-                          event_id: int, at: datetime) -> bool:
-    """Write the webhook event for a status change, if the site has a webhook (no e-mail, ever)."""
-    has_webhook = conn.execute(
-        "SELECT 1 FROM sites WHERE id = ? AND webhook_url IS NOT NULL", (comment.site_id,)
-    ).fetchone()
-    if not has_webhook:
+def enqueue_webhook(conn: sqlite3.Connection, change: StatusChange, *, event_id: int) -> bool:
+    """Write the webhook event for a status change, if the site has a webhook."""
+    site_id = change.comment.site_id
+    if not conn.execute("SELECT 1 FROM sites WHERE id = ? AND webhook_url IS NOT NULL", (site_id,)).fetchone():
         return False
-    payload = status_changed_payload(comment, status, label, event_id=event_id, at=at)
-    stamp = to_ts(at)
+    stamp = to_ts(change.at)
     conn.execute(
         "INSERT INTO webhook_outbox (site_id, comment_id, event, payload, created_at, next_attempt_at) "
         "VALUES (?, ?, ?, ?, ?, ?)",
-        (comment.site_id, comment.id, STATUS_CHANGED, payload, stamp, stamp),
+        (site_id, change.comment.id, change.event, change.payload(event_id), stamp, stamp),
     )
     return True

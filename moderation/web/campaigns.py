@@ -9,29 +9,29 @@ from typing import Any
 
 from aiohttp import web
 
+from .. import views
 from ..auth import require
 from ..campaigns import signature_json
-from ..domain import ApiKey, Status
-from ..errors import ModerationError, NotFound
-from ..keys import CAMPAIGNS, CLOCK, STORE
+from ..domain import Status
+from ..errors import NotFound
+from ..keys import CAMPAIGNS, CLOCK, MODERATION, STORE
+from ..labels import APPROVE_LABEL, REJECT_LABELS
 from ..middlewares import LOG_FIELDS
-from ..store import REJECT_LABELS, ClusterSummary, ModeratorAction, ModeratorDecision
+from ..store import ClusterSummary
 from ..validation import parse_id
-from .queue import (
+from ..workflow import ModeratorAction
+from .params import (
     MAX_NOTE,
     MODERATORS,
-    apply_decision,
     choice_param,
     int_param,
     invalid,
     note_problem,
-    outcome_json,
     read_json_object,
 )
 
 routes = web.RouteTableDef()
 
-MAX_CLUSTER_DECISIONS = 500
 CLUSTER_STATUSES = ("held", "published", "rejected", "removed")
 
 
@@ -117,27 +117,6 @@ async def queue_clusters(request: web.Request) -> web.Response:
     return web.json_response({"status": status.value, "items": [cluster_json(c) for c in clusters]})
 
 
-async def decide_cluster_comments(app: web.Application, key: ApiKey, cluster_id: int, *, up_to_id: int,
-                                  action: ModeratorAction, label: str, note: str | None) -> list[dict[str, Any]]:
-    """Each held comment of the cluster with id ≤ ``up_to_id`` decided on its own (the API and the page)."""
-    comments = await app[STORE].cluster_comments(
-        key.site_id, cluster_id, statuses=(Status.HELD,), up_to_id=up_to_id, limit=MAX_CLUSTER_DECISIONS
-    )
-    if not comments:
-        raise NotFound("No held comments in this cluster.")
-    results = []
-    for comment in comments:
-        decision = ModeratorDecision(comment_id=comment.id, action=action, label=label, revision=comment.revision,
-                                     note=note)
-        try:
-            outcome = await apply_decision(app, key, decision)
-        except ModerationError as exc:  # decided by someone else meanwhile: report it, go on
-            results.append({"comment_id": comment.id, "ok": False, "http_status": exc.http_status, **exc.to_json()})
-            continue
-        results.append({"comment_id": comment.id, "ok": True, **outcome_json(outcome, decision)})
-    return results
-
-
 @routes.post("/v1/campaigns/clusters/{cluster_id}/decision")
 async def decide_cluster(request: web.Request) -> web.Response:
     """Reject (or approve) every held comment of a cluster up to ``up_to_id``, each as a normal decision."""
@@ -148,8 +127,8 @@ async def decide_cluster(request: web.Request) -> web.Response:
     if action_raw not in ("reject", "approve"):
         raise invalid("action", "invalid", "one of reject, approve", error_code="invalid_decision")
     action = ModeratorAction(action_raw)
-    label = body.get("label") or ("ham" if action is ModeratorAction.APPROVE else "")
-    if action is ModeratorAction.APPROVE and label != "ham":
+    label = body.get("label") or (APPROVE_LABEL if action is ModeratorAction.APPROVE else "")
+    if action is ModeratorAction.APPROVE and label != APPROVE_LABEL:
         raise invalid("label", "invalid", "an approved comment is labelled ham", error_code="invalid_decision")
     if action is ModeratorAction.REJECT and label not in REJECT_LABELS:
         raise invalid("label", "invalid", f"one of {', '.join(REJECT_LABELS)}", error_code="invalid_decision")
@@ -161,8 +140,9 @@ async def decide_cluster(request: web.Request) -> web.Response:
     note = body.get("note")
     if note_problem(note):
         raise invalid("note", "invalid", f"text of at most {MAX_NOTE} characters", error_code="invalid_decision")
-    results = await decide_cluster_comments(request.app, key, cluster_id, up_to_id=up_to_id, action=action,
-                                            label=label, note=(note or "").strip() or None)
+    decided = await request.app[MODERATION].decide_cluster(key, cluster_id, up_to_id=up_to_id, action=action,
+                                                           label=label, note=(note or "").strip() or None)
+    results = [views.decision_result_view(r.decision.comment_id, r.decision, r.outcome) for r in decided]
     succeeded = sum(1 for r in results if r["ok"])
     request[LOG_FIELDS].update(cluster_id=cluster_id, bulk=len(results), succeeded=succeeded)
     return web.json_response({"cluster_id": cluster_id, "results": results, "succeeded": succeeded,

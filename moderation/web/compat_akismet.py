@@ -23,22 +23,18 @@ from aiohttp import web
 
 from ..domain import ApiKey, Submission
 from ..errors import Forbidden, ModerationError, PayloadTooLarge, Unauthorized, ValidationFailed
-from ..keys import CLOCK, METRICS, SCORER, SETTINGS
+from ..keys import MODERATION
+from ..labels import HAM, SPAM, SPAM_REASON_CODES
 from ..middlewares import LOG_FIELDS
-from ..pipeline import run_checks
-from ..pipeline.checks import CheckContext
-from ..pipeline.scoring import ScoringResult, ScoringUnavailable
-from ..textnorm import normalize
+from ..pipeline.scoring import ScoringUnavailable
 from ..validation import text_problem
 from .body import read_body
-from .compat_common import add_feedback_label, authenticate_site, is_true
+from .compat_common import authenticate_site, is_true
 
 log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
 
 THANKS = "Thanks for making the web a better place."
-# Reason codes that mean "held as spam"; any other reason (toxic, links, review terms, hold_all) is not spam.
-SPAM_REASONS = frozenset({"spam", "gambling", "honeypot", "too_fast", "policy.disallowed_key"})
 # A spam score this high (or a filled honeypot) is blatant: X-akismet-pro-tip: discard.
 DISCARD_SPAM_SCORE = 0.99
 # Akismet's documented test values: this author name / e-mail always get "true".
@@ -155,12 +151,6 @@ def submission_from(params: Params) -> Submission:
     )
 
 
-def _normalized_for_keywords(submission: Submission) -> str:
-    # As for /v1/comments: the site's keyword lists match name, URL and content alike.
-    parts = [submission.content, submission.author_name, submission.author_url or ""]
-    return " \n ".join(normalize(p) for p in parts if p)
-
-
 @routes.route("*", "/1.1/comment-check")
 @akismet_errors
 async def comment_check(request: web.Request) -> web.Response:
@@ -177,35 +167,18 @@ async def comment_check(request: web.Request) -> web.Response:
         fields["akismet"] = "ham (administrator)"
         return text("false")
 
-    app = request.app
-    submission = submission_from(params)
-    policy = app[SETTINGS].policy.for_site(key.site_id)
-    scoring: ScoringResult | None = None
-    scoring_error: str | None = None
-    try:
-        scoring = await app[SCORER].score(submission.content, dict(policy.thresholds))
-    except ScoringUnavailable as exc:
-        scoring_error = str(exc)
-        app[METRICS].classifier_failures.inc()
-    verdict = run_checks(
-        CheckContext(
-            submission=submission,
-            normalized=_normalized_for_keywords(submission),
-            policy=policy,
-            now=app[CLOCK](),
-            scoring=scoring,
-            scoring_error=scoring_error,
-        )
-    )
-    spam = [r.code for r in verdict.reasons if r.code in SPAM_REASONS]
+    checked = await request.app[MODERATION].check_text(key.site_id, submission_from(params))
+    verdict, scoring = checked.verdict, checked.scoring
+    # Only reasons that mean "held as spam" count; toxic, links, review terms or hold_all are not spam.
+    spam = [r.code for r in verdict.reasons if r.code in SPAM_REASON_CODES]
     fields.update(reasons=[r.code for r in verdict.reasons], model_version=verdict.model_version)
     headers = {"X-moderation-reasons": ",".join(r.code for r in verdict.reasons) or "none"}
     if verdict.model_version:
         headers["X-moderation-model-version"] = verdict.model_version
     if not spam:
         if scoring is None:
-            raise ScoringUnavailable(scoring_error or "no model loaded")
-        fields["akismet"] = "ham"
+            raise ScoringUnavailable(checked.scoring_error or "no model loaded")
+        fields["akismet"] = HAM
         return text("false", headers=headers)
     spam_score = scoring.scores.get("spam", 0.0) if scoring else 0.0
     if "honeypot" in spam or spam_score >= DISCARD_SPAM_SCORE:
@@ -227,8 +200,8 @@ async def _submit(request: web.Request, label: str) -> web.Response:
                                    fields={name: [{"code": "invalid_characters", "message": "control characters"}]})
     # is_test: Akismet learns nothing from it, and neither do we. No text: nothing to learn from.
     if content and not is_true(params.get("is_test", "")):
-        label_id = await add_feedback_label(
-            request, key, text=content, label=label, source=f"akismet.submit-{label}",
+        label_id = await request.app[MODERATION].add_feedback_label(
+            key.site_id, text=content, label=label, source=f"akismet.submit-{label}",
             actor=params.get("blog") or None,
         )
         request[LOG_FIELDS].update(label=label, training_label_id=label_id)
@@ -241,11 +214,11 @@ async def _submit(request: web.Request, label: str) -> web.Response:
 @akismet_errors
 async def submit_spam(request: web.Request) -> web.Response:
     """A comment we missed: store its text as a ``spam`` training label."""
-    return await _submit(request, "spam")
+    return await _submit(request, SPAM)
 
 
 @routes.route("*", "/1.1/submit-ham")
 @akismet_errors
 async def submit_ham(request: web.Request) -> web.Response:
     """A false positive: store its text as a ``ham`` training label."""
-    return await _submit(request, "ham")
+    return await _submit(request, HAM)

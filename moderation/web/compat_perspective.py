@@ -21,11 +21,13 @@ from aiohttp import web
 
 from ..domain import ApiKey
 from ..errors import BadRequest, ModerationError, PayloadTooLarge, RequestTimeout, Unauthorized
+from ..keys import MODERATION
+from ..labels import HAM, SPAM, TOXIC
 from ..middlewares import LOG_FIELDS
 from ..pipeline.scoring import ScoringUnavailable
 from ..validation import MAX_CONTENT_BYTES, text_problem
 from .body import parse_json, read_body
-from .compat_common import add_feedback_label, authenticate_site, is_true, model_heads, score_texts
+from .compat_common import authenticate_site, is_true
 
 log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
@@ -288,7 +290,7 @@ def _resolve(name: str, heads: tuple[str, ...]) -> Callable[[Scores], float | No
 @perspective_errors
 async def analyze(request: web.Request) -> web.Response:
     """Score a comment for the requested attributes, in Perspective's response shape."""
-    await _authenticate(request)
+    key = await _authenticate(request)
     data = await _json_body(request, KNOWN_FIELDS)
     text = _comment_text(data)
 
@@ -302,7 +304,8 @@ async def analyze(request: web.Request) -> web.Response:
     detected = detect_language(text)
     languages = [normalise_language(x) for x in asked_languages] if asked_languages else [detected]
 
-    heads = model_heads(request.app)
+    service = request.app[MODERATION]
+    heads = service.scorer.heads
     if heads is None:
         raise ScoringUnavailable("no model loaded")
 
@@ -338,7 +341,7 @@ async def analyze(request: web.Request) -> web.Response:
 
     spans = sentence_spans(text) if is_true(data.get("spanAnnotations", False)) else [(0, len(text))]
     span_texts = [text[b:e] for b, e in spans] if len(spans) > 1 else []
-    batch = await score_texts(request.app, [text, *span_texts])
+    batch = await service.score_texts(key.site_id, [text, *span_texts])
     summary_scores = batch.scores[0]
     span_scores = batch.scores[1:] if span_texts else [summary_scores]
 
@@ -391,10 +394,10 @@ def suggested_label(values: Mapping[str, float]) -> str:
     """One training label from suggested scores: spam if a spam attribute is ≥ 0.5, else toxic if any
     other is, else ham (Coral sends TOXICITY 0 for an approved comment and 1 for a rejected one)."""
     if any(v >= 0.5 for name, v in values.items() if name in SPAM_ATTRIBUTES):
-        return "spam"
+        return SPAM
     if any(v >= 0.5 for name, v in values.items() if name not in SPAM_ATTRIBUTES):
-        return "toxic"
-    return "ham"
+        return TOXIC
+    return HAM
 
 
 @routes.route("*", f"/{API_VERSION}/comments:suggestscore")
@@ -407,7 +410,7 @@ async def suggestscore(request: web.Request) -> web.Response:
     suggested = data.get("attributeScores")
     if not suggested or not isinstance(suggested, dict):
         raise invalid("Missing attribute_scores")
-    heads = model_heads(request.app) or ()
+    heads = request.app[MODERATION].scorer.heads or ()
     values: dict[str, float] = {}
     for name, raw in suggested.items():
         base = str(name).split("@", 1)[0]
@@ -418,8 +421,8 @@ async def suggestscore(request: web.Request) -> web.Response:
     community = data.get("communityId")
     if community is not None and (not isinstance(community, str) or text_problem(community)):
         raise invalid("Invalid value at 'community_id': expected a string without control characters.")
-    label_id = await add_feedback_label(
-        request, key, text=text, label=label, source="perspective.suggestscore",
+    label_id = await request.app[MODERATION].add_feedback_label(
+        key.site_id, text=text, label=label, source="perspective.suggestscore",
         actor=community if isinstance(community, str) else None,
     )
     request[LOG_FIELDS].update(label=label, training_label_id=label_id)

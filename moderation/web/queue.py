@@ -6,156 +6,43 @@ another site's comments (they answer 404, as for the site's own key).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 from typing import Any
 
 import structlog
 from aiohttp import web
 
+from .. import views
 from ..auth import require
-from ..domain import ApiKey, Decision, Role, Status
-from ..errors import (
-    BadRequest,
-    ModerationError,
-    NotFound,
-    UnsupportedMediaType,
-    ValidationFailed,
-)
-from ..keys import CAMPAIGNS, CLOCK, METRICS, SITE_LEARNER, STORE
+from ..domain import ApiKey, Role
+from ..errors import ModerationError, ValidationFailed
+from ..keys import CLOCK, MODERATION, STORE
+from ..labels import APPROVE_LABEL, REJECT_LABELS, REPORT_REASONS
 from ..middlewares import LOG_FIELDS
-from ..store import (
-    REASON_KINDS,
-    REJECT_LABELS,
-    DecisionOutcome,
-    ModeratorAction,
-    ModeratorDecision,
-    QueueItem,
-    QueueOrder,
-    QueueQuery,
+from ..store import DecisionOutcome, QueueItem
+from ..validation import MAX_DB_INT, parse_id, text_problem
+from ..webhooks import new_secret, validate_webhook_url
+from ..workflow import ModeratorAction, ModeratorDecision
+from .params import (
+    MAX_NOTE,
+    MAX_PAGE,
+    MODERATORS,
+    comment_id_from_path,
+    encode_cursor,
+    id_page,
+    int_param,
+    invalid,
+    note_problem,
+    queue_query_from,
+    read_json_object,
 )
-from ..validation import MAX_DB_INT, parse_id, parse_json, text_problem
-from ..webhooks import new_secret, validate_webhook_url, wake_dispatcher
-from .body import read_json
 
 log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
 
-MAX_PAGE = 100
 MAX_BULK = 100
-MAX_NOTE = 1000
-QUEUE_STATUSES = ("held", "published", "rejected", "removed")
-QUEUE_REASONS = (*REASON_KINDS, "reported")
-REPORT_REASONS = ("spam", "toxic", "off_topic", "misinformation", "illegal", "other")
-MODERATORS = (Role.MODERATOR, Role.ADMIN)
-
-
-# -- reading requests ------------------------------------------------------------------------------
-
-
-def invalid(field: str, code: str, message: str, *, error_code: str = "invalid_request") -> ValidationFailed:
-    return ValidationFailed(f"Invalid {field}: {message}", code=error_code,
-                            fields={field: [{"code": code, "message": message}]})
-
-
-def int_param(request: web.Request, name: str, *, default: int | None, low: int, high: int | None) -> Any:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    if not (raw.isascii() and raw.isdigit()):  # int() would also take "١٢", " 12" and "1_0"
-        raise invalid(name, "invalid", "expected an integer", error_code="invalid_query")
-    high = MAX_DB_INT if high is None else high
-    value = int(raw) if len(raw) <= 19 else high + 1
-    if value < low or value > high:
-        raise invalid(name, "out_of_range", f"must be between {low} and {high}", error_code="invalid_query")
-    return value
-
-
-def choice_param(request: web.Request, name: str, choices: tuple[str, ...]) -> str | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return None
-    if raw not in choices:
-        raise invalid(name, "invalid", f"one of {', '.join(choices)}", error_code="invalid_query")
-    return raw
-
-
-async def read_json_object(request: web.Request) -> dict[str, Any]:
-    """A JSON object body within the configured size limit (400 / 408 / 413 / 415 otherwise)."""
-    if request.content_type != "application/json":
-        raise UnsupportedMediaType("Send application/json.")
-    data = await read_json(request)
-    if not isinstance(data, dict):
-        raise BadRequest("The JSON body must be an object.", code="malformed_json")
-    return data
-
-
-def comment_id_from_path(request: web.Request) -> int:
-    # An id no database can hold (≥ 2**63) or spelt in other digits names no comment: 404, like any other.
-    comment_id = parse_id(request.match_info["comment_id"])
-    if comment_id is None:
-        raise NotFound("No such comment.")
-    return comment_id
-
-
-def note_problem(note: Any) -> bool:
-    """A note must be text of at most MAX_NOTE characters, with no control character but tab and newlines."""
-    return note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE
-                                 or text_problem(note, multiline=True))
 
 
 # -- the queue ---------------------------------------------------------------------------------------
-
-
-def queue_query_from(request: web.Request) -> tuple[QueueQuery, str]:
-    """The query and a fingerprint of its filters (a cursor only continues the listing it came from)."""
-    status = choice_param(request, "status", QUEUE_STATUSES)
-    reason = choice_param(request, "reason", QUEUE_REASONS)
-    order = QueueOrder(choice_param(request, "order", tuple(o.value for o in QueueOrder)) or "oldest")
-    article_id = request.query.get("article_id") or None
-    if article_id is not None and len(article_id) > 500:
-        raise invalid("article_id", "too_long", "at most 500 characters", error_code="invalid_query")
-    if article_id is not None and text_problem(article_id):  # NUL cannot even reach PostgreSQL
-        raise invalid("article_id", "invalid_characters", "no control characters", error_code="invalid_query")
-    if status is not None:
-        statuses: tuple[Status, ...] = (Status(status),)
-    elif reason == "reported":
-        # Reported comments stay published until a moderator acts; held ones may be reported too.
-        statuses = (Status.PUBLISHED, Status.HELD)
-    else:
-        statuses = (Status.HELD,)
-    limit = int_param(request, "limit", default=50, low=1, high=MAX_PAGE)
-    fingerprint = hashlib.sha256(
-        json.dumps([[s.value for s in statuses], reason, article_id, order.value]).encode()
-    ).hexdigest()[:12]
-    after = decode_cursor(request.query.get("cursor"), fingerprint)
-    query = QueueQuery(statuses=statuses, reason=reason, article_id=article_id, order=order, limit=limit,
-                       after=after)
-    return query, fingerprint
-
-
-def encode_cursor(item: QueueItem, fingerprint: str) -> str:
-    raw = json.dumps({"f": fingerprint, "r": item.risk, "i": item.comment.id}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None, fingerprint: str) -> tuple[float, int] | None:
-    if not cursor:
-        return None
-    problem = BadRequest("The cursor is not valid for this listing; start again without it.",
-                         code="invalid_cursor", field="cursor")
-    try:
-        raw = parse_json(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, BadRequest):
-        raise problem from None
-    if not isinstance(raw, dict) or raw.get("f") != fingerprint:
-        raise problem
-    risk, comment_id = raw.get("r"), parse_id(raw.get("i"))
-    # The risk is a score in [0, 1] and the id one the database can hold; anything else was forged.
-    if isinstance(risk, bool) or not isinstance(risk, (int, float)) or not 0 <= risk <= 1 or comment_id is None:
-        raise problem
-    return float(risk), comment_id
 
 
 def explanations(item: QueueItem) -> dict[str, list[dict[str, Any]]]:
@@ -164,22 +51,11 @@ def explanations(item: QueueItem) -> dict[str, list[dict[str, Any]]]:
 
 def queue_item_json(item: QueueItem) -> dict[str, Any]:
     """What a moderator sees of one comment: everything the site sees, plus the e-mail and the evidence."""
-    c = item.comment
     return {
-        "id": c.id,
-        "status": c.status.value,
-        "decision": c.decision.value,
-        "revision": c.revision,
-        "created_at": c.created_at.isoformat(),
-        "updated_at": c.updated_at.isoformat(),
-        "comment": c.public_view(),
-        "author_email": c.author_email,
-        "reasons": [r.to_json() for r in c.reasons],
+        **views.moderator_view(item.comment),
         "reason_kinds": list(item.reason_kinds),
-        "scores": c.scores,
         "risk": round(item.risk, 4),
         "explanations": explanations(item),
-        "model_version": c.model_version,
         "signals": item.signals,
         "reports": {"open": item.open_reports, "reasons": item.report_reasons},
         "author_history": item.history.to_json(),
@@ -226,8 +102,8 @@ def parse_decision(raw: Any, comment_id: int | None = None) -> ModeratorDecision
         problem("action", "invalid", "One of approve, reject, remove.")
     label = raw.get("label")
     if action is ModeratorAction.APPROVE:
-        label = label or "ham"
-        if label != "ham":
+        label = label or APPROVE_LABEL
+        if label != APPROVE_LABEL:
             problem("label", "invalid", "An approved comment is labelled ham.")
     elif action is not None and label not in REJECT_LABELS:
         problem("label", "invalid", f"One of {', '.join(REJECT_LABELS)}.")
@@ -243,58 +119,15 @@ def parse_decision(raw: Any, comment_id: int | None = None) -> ModeratorDecision
                              note=(note or "").strip() or None)
 
 
-async def apply_decision(app: web.Application, key: ApiKey, decision: ModeratorDecision) -> DecisionOutcome:
-    """Decide in one transaction, then count it and wake the webhook dispatcher."""
-    actor = f"key:{key.id}"
-    outcome = await app[STORE].decide(key.site_id, decision, actor=actor, now=app[CLOCK]())
-    # After the commit, as its own step: the campaign memory learns from the decision. A failure there
-    # loses only these votes (the decision stands), so it is logged, not raised.
-    try:
-        await app[CAMPAIGNS].learn(key.site_id, outcome.comment.id, outcome.comment.content,
-                                   action=decision.action.value, label=decision.label, actor=actor)
-    except Exception as exc:  # noqa: BLE001
-        log.error("campaign_learn_failed", comment_id=outcome.comment.id, error=repr(exc))
-    record_metrics(app, decision, outcome)
-    app[SITE_LEARNER].notify()  # the site's online head learns the new label off the request path
-    if outcome.webhook_queued:
-        wake_dispatcher(app)
-    return outcome
-
-
-def record_metrics(app: web.Application, decision: ModeratorDecision, outcome: DecisionOutcome) -> None:
-    metrics = app[METRICS]
-    metrics.moderator_actions.labels(action=decision.action.value, label=decision.label).inc()
-    comment = outcome.comment
-    version = comment.model_version or "none"
-    if comment.decision is Decision.HOLD and outcome.previous_status is Status.HELD and comment.status is Status.PUBLISHED:
-        metrics.overturned.labels(model_version=version, kind="held_then_approved").inc()
-    if comment.decision is Decision.PUBLISH and comment.status is Status.REMOVED:
-        metrics.overturned.labels(model_version=version, kind="published_then_removed").inc()
-
-
-def outcome_json(outcome: DecisionOutcome, decision: ModeratorDecision) -> dict[str, Any]:
-    c = outcome.comment
-    return {
-        "id": c.id,
-        "status": c.status.value,
-        "previous_status": outcome.previous_status.value,
-        "revision": c.revision,
-        "action": decision.action.value,
-        "label": decision.label,
-        "reports_closed": outcome.reports_closed,
-        "webhook_queued": outcome.webhook_queued,
-    }
-
-
 @routes.post("/v1/comments/{comment_id}/decision")
 async def decide(request: web.Request) -> web.Response:
     """Approve, reject or take down one comment; 409 stale_revision if it changed since it was loaded."""
     key = await require(request, *MODERATORS)
     comment_id = comment_id_from_path(request)
     decision = parse_decision(await read_json_object(request), comment_id)
-    outcome = await apply_decision(request.app, key, decision)
+    outcome = await request.app[MODERATION].decide(key, decision)
     request[LOG_FIELDS].update(comment_id=comment_id, action=decision.action.value, label=decision.label)
-    return web.json_response(outcome_json(outcome, decision))
+    return web.json_response(views.decision_view(outcome, decision))
 
 
 @routes.post("/v1/decisions")
@@ -315,12 +148,13 @@ async def decide_many(request: web.Request) -> web.Response:
 
 async def _one_of_many(app: web.Application, key: ApiKey, entry: Any) -> dict[str, Any]:
     comment_id = entry.get("comment_id") if isinstance(entry, dict) else None
+    decision = None
     try:
         decision = parse_decision(entry)
-        outcome = await apply_decision(app, key, decision)
+        outcome: DecisionOutcome | ModerationError = await app[MODERATION].decide(key, decision)
     except ModerationError as exc:
-        return {"comment_id": comment_id, "ok": False, "http_status": exc.http_status, **exc.to_json()}
-    return {"comment_id": comment_id, "ok": True, **outcome_json(outcome, decision)}
+        outcome = exc
+    return views.decision_result_view(comment_id, decision, outcome)
 
 
 # -- readers' reports (the site forwards them) -----------------------------------------------------------
@@ -344,11 +178,8 @@ async def report(request: web.Request) -> web.Response:
                                  or text_problem(reporter)):
         raise invalid("reporter", "invalid", "the site's opaque reader id, 1 to 200 characters",
                       error_code="invalid_report")
-    # Only a hash of the reader id is kept: enough to count one report per reader.
-    reporter_hash = hashlib.sha256(f"{key.site_id}\0{reporter}".encode()).hexdigest() if reporter else None
-    outcome = await request.app[STORE].add_report(
-        key.site_id, comment_id, reason=reason, note=(note or "").strip() or None, reporter_hash=reporter_hash,
-        now=request.app[CLOCK](),
+    outcome = await request.app[MODERATION].report(
+        key.site_id, comment_id, reason=reason, note=(note or "").strip() or None, reporter=reporter,
     )
     request[LOG_FIELDS].update(comment_id=comment_id, report_reason=reason, duplicate=outcome.duplicate)
     return web.json_response(
@@ -375,12 +206,8 @@ async def audit(request: web.Request) -> web.Response:
     comment_id = int_param(request, "comment_id", default=None, low=1, high=None)
     events = await request.app[STORE].list_events(key.site_id, before_id=before, limit=limit + 1,
                                                   comment_id=comment_id)
-    more = len(events) > limit
-    events = events[:limit]
-    return web.json_response({
-        "items": [e.to_json() for e in events],
-        "next_cursor": str(events[-1].id) if more and events else None,
-    })
+    page, next_cursor = id_page(events, limit, lambda e: e.id)
+    return web.json_response({"items": [e.to_json() for e in page], "next_cursor": next_cursor})
 
 
 # -- the site's webhook (admin) --------------------------------------------------------------------------
@@ -421,18 +248,13 @@ async def list_deliveries(request: web.Request) -> web.Response:
     limit = int_param(request, "limit", default=50, low=1, high=200)
     before = int_param(request, "cursor", default=None, low=1, high=None)
     records = await request.app[STORE].list_webhook_deliveries(key.site_id, before_id=before, limit=limit + 1)
-    more = len(records) > limit
-    records = records[:limit]
-    return web.json_response({
-        "items": [r.to_json() for r in records],
-        "next_cursor": str(records[-1].id) if more and records else None,
-    })
+    page, next_cursor = id_page(records, limit, lambda r: r.id)
+    return web.json_response({"items": [r.to_json() for r in page], "next_cursor": next_cursor})
 
 
 @routes.post("/v1/admin/webhooks/retry")
 async def retry_failed(request: web.Request) -> web.Response:
     """Send again the events the dispatcher gave up on (after a long outage at the site)."""
     key = await require(request, Role.ADMIN)
-    count = await request.app[STORE].retry_failed_webhooks(key.site_id, request.app[CLOCK]())
-    wake_dispatcher(request.app)
+    count = await request.app[MODERATION].retry_failed_webhooks(key.site_id)
     return web.json_response({"requeued": count})

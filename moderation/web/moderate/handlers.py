@@ -14,13 +14,14 @@ from ... import i18n
 from ...auth import authenticate
 from ...domain import Role, Status
 from ...errors import Forbidden, ModerationError, StaleRevision, Unauthorized
-from ...keys import STORE
+from ...keys import MODERATION, STORE
+from ...labels import APPROVE_LABEL, SPAM, TOXIC
 from ...middlewares import LOG_FIELDS
-from ...store import AuthorHistory, ModeratorAction, ModeratorDecision, QueueItem, QueueOrder
+from ...store import AuthorHistory, QueueItem, QueueOrder
 from ...validation import parse_id
+from ...workflow import ModeratorAction, ModeratorDecision
 from ..body import read_form
-from ..campaigns import decide_cluster_comments
-from ..queue import apply_decision, encode_cursor, queue_query_from
+from ..params import encode_cursor, queue_query_from
 from .render import item_view
 from .sessions import (
     LANG_COOKIE,
@@ -40,9 +41,9 @@ routes = web.RouteTableDef()
 
 # Page buttons → (action, label). "spam"/"toxic" reject a held comment, or take down a reported one.
 BUTTONS = {
-    "approve": (ModeratorAction.APPROVE, "ham"),
-    "spam": (ModeratorAction.REJECT, "spam"),
-    "toxic": (ModeratorAction.REJECT, "toxic"),
+    "approve": (ModeratorAction.APPROVE, APPROVE_LABEL),
+    "spam": (ModeratorAction.REJECT, SPAM),
+    "toxic": (ModeratorAction.REJECT, TOXIC),
 }
 LISTING_PARAMS = ("status", "reason", "order", "article_id", "cursor", "limit")
 MAX_FORM_DECISIONS = 100
@@ -220,7 +221,7 @@ async def decide_from_page(request: web.Request) -> web.Response:
             outcome["failed"] += 1
             continue
         try:
-            await apply_decision(request.app, session.api_key, decision)
+            await request.app[MODERATION].decide(session.api_key, decision)
             outcome["done"] += 1
         except StaleRevision:
             outcome["stale"] += 1
@@ -268,12 +269,15 @@ async def decide_cluster_from_page(request: web.Request) -> web.Response:
     if button in ("approve", "spam") and cluster_id is not None and up_to is not None:
         action, label = BUTTONS[str(button)]
         try:
-            results = await decide_cluster_comments(request.app, session.api_key, cluster_id,
-                                                    up_to_id=up_to, action=action, label=label, note=None)
+            results = await request.app[MODERATION].decide_cluster(
+                session.api_key, cluster_id, up_to_id=up_to, action=action, label=label, note=None)
         except ModerationError:  # no held comment of this site in that cluster
             results, outcome["failed"] = [], 1
         for r in results:
-            outcome["done" if r["ok"] else ("stale" if r.get("http_status") == 409 else "failed")] += 1
+            if not isinstance(r.outcome, ModerationError):
+                outcome["done"] += 1
+            else:
+                outcome["stale" if r.outcome.http_status == 409 else "failed"] += 1
     else:
         outcome["failed"] = 1
     request[LOG_FIELDS].update(**{f"decisions_{k}": v for k, v in outcome.items()})

@@ -1,0 +1,86 @@
+"""What each audience sees of a comment: the public, the site's backend, a moderator.
+
+The e-mail is private: only the moderator view carries it (moderators decide on the author's history).
+The public view is what the site may publish; the site's views add the decision and its evidence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .domain import Comment
+from .errors import ModerationError
+from .store import DecisionOutcome
+from .workflow import ModeratorDecision
+
+
+def public_view(comment: Comment) -> dict[str, Any]:
+    """What anyone may see: the comment as the site publishes it (no e-mail, no IP, no evidence)."""
+    return comment.public_view()
+
+
+def site_submission_view(comment: Comment) -> dict[str, Any]:
+    """The site's answer to a submission: decision, reasons, scores, versions and the public view."""
+    version = comment.model_version
+    return {
+        "id": comment.id,
+        "decision": comment.decision.value,
+        "status": comment.status.value,
+        "reasons": [r.to_json() for r in comment.reasons],
+        "scores": comment.scores,
+        "models": {"spam": version, "toxic": version},
+        "comment": public_view(comment),
+    }
+
+
+def site_status_view(comment: Comment) -> dict[str, Any]:
+    """The site's view of a comment later on: where it stands now, at which revision."""
+    return {
+        "id": comment.id,
+        "status": comment.status.value,
+        "decision": comment.decision.value,
+        "revision": comment.revision,
+        "updated_at": comment.updated_at.isoformat(),
+        "comment": public_view(comment),
+    }
+
+
+def moderator_view(comment: Comment) -> dict[str, Any]:
+    """What a moderator sees of the comment itself: the site's view plus the e-mail and the evidence."""
+    return {
+        "id": comment.id,
+        "status": comment.status.value,
+        "decision": comment.decision.value,
+        "revision": comment.revision,
+        "created_at": comment.created_at.isoformat(),
+        "updated_at": comment.updated_at.isoformat(),
+        "comment": public_view(comment),
+        "author_email": comment.author_email,
+        "reasons": [r.to_json() for r in comment.reasons],
+        "scores": comment.scores,
+        "model_version": comment.model_version,
+    }
+
+
+def decision_view(outcome: DecisionOutcome, decision: ModeratorDecision) -> dict[str, Any]:
+    """A moderator's answer to a decision: where the comment went, and what followed from it."""
+    c = outcome.comment
+    return {
+        "id": c.id,
+        "status": c.status.value,
+        "previous_status": outcome.previous_status.value,
+        "revision": c.revision,
+        "action": decision.action.value,
+        "label": decision.label,
+        "reports_closed": outcome.reports_closed,
+        "webhook_queued": outcome.webhook_queued,
+    }
+
+
+def decision_result_view(comment_id: Any, decision: ModeratorDecision | None,
+                         outcome: DecisionOutcome | ModerationError) -> dict[str, Any]:
+    """One result of several decisions: ``ok`` with the decision's answer, or the error that refused it."""
+    if isinstance(outcome, ModerationError) or decision is None:
+        assert isinstance(outcome, ModerationError)
+        return {"comment_id": comment_id, "ok": False, "http_status": outcome.http_status, **outcome.to_json()}
+    return {"comment_id": comment_id, "ok": True, **decision_view(outcome, decision)}
