@@ -48,13 +48,8 @@ def site_status_view(comment: Comment) -> dict[str, Any]:
 def moderator_view(comment: Comment) -> dict[str, Any]:
     """What a moderator sees of the comment itself: the site's view plus the e-mail and the evidence."""
     return {
-        "id": comment.id,
-        "status": comment.status.value,
-        "decision": comment.decision.value,
-        "revision": comment.revision,
+        **site_status_view(comment),
         "created_at": comment.created_at.isoformat(),
-        "updated_at": comment.updated_at.isoformat(),
-        "comment": public_view(comment),
         "author_email": comment.author_email,
         "reasons": [r.to_json() for r in comment.reasons],
         "scores": comment.scores,

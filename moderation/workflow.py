@@ -198,6 +198,25 @@ def plan_report(comment: Comment, reason: str) -> ReportPlan:
     )
 
 
+# -- a decision as votes for the campaign memory's signatures ----------------------------------------------
+
+
+class SignatureVoteEffect(enum.Enum):
+    SKIP = "skip"  # nothing to record
+    CREATE = "create"  # a new signature, then the vote
+    VOTE = "vote"  # a vote for the signature that exists
+
+
+def signature_vote_effect(*, exists: bool, removed: bool, action: str) -> SignatureVoteEffect:
+    """What one decision's vote does to a signature: a rejection creates one, an approval only weakens one,
+    and a signature a moderator removed is never learned again."""
+    if removed:
+        return SignatureVoteEffect.SKIP
+    if not exists:
+        return SignatureVoteEffect.CREATE if action == ModeratorAction.REJECT.value else SignatureVoteEffect.SKIP
+    return SignatureVoteEffect.VOTE
+
+
 # -- admission of a submission -----------------------------------------------------------------------------
 
 

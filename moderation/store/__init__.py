@@ -2,6 +2,14 @@
 
 ``sqlite:///path`` (default, one replica) → ``moderation.store.sqlite``;
 ``postgresql://...`` (several replicas) → ``moderation.store.postgres``.
+
+The rules are not here: what a decision or a report writes, the webhook event, the duplicate and flood
+admission and the label vocabulary live once in ``moderation.workflow`` and ``moderation.labels``. Each
+backend runs those pure functions inside its own transaction and keeps only its SQL. The backends differ
+only where their concurrency does: SQLite has one writer thread per process, so a read-then-write is
+atomic without locks; PostgreSQL serves several replicas at once, so it takes advisory and row locks and
+leases the webhook events it claims (``postgres.py`` says which lock closes which race). Both record a
+webhook attempt only against the claim it was made under (``attempts`` is the fencing token).
 """
 
 from __future__ import annotations

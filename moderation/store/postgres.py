@@ -35,21 +35,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
+from .. import workflow
 from ..domain import ApiKey, Comment, Role, Status
 from ..errors import NotFound
-from ..workflow import (
-    AuditEntry,
-    DecisionPlan,
-    ModeratorDecision,
-    StatusChange,
-    TrainingLabel,
-    admit,
-    check_replay,
-    flood_window_start,
-    plan_decision,
-    plan_report,
-    reasons_json,
-)
 from . import (
     AuditEvent,
     CampaignSignature,
@@ -73,6 +61,8 @@ from . import (
 from .keycache import KeyCache
 from .rows import (
     COMMENT_COLUMNS,
+    DELIVERIES_SELECT,
+    EVENTS_SELECT,
     SIGNATURE_COLUMNS,
     api_key_from_row,
     audit_event_from_row,
@@ -82,6 +72,7 @@ from .rows import (
     delivery_from_row,
     migration_files,
     model_stats_row,
+    newest_first,
     outbox_item_from_row,
     queue_counts_json,
     queue_item_from_row,
@@ -245,7 +236,7 @@ class PostgresStore:
                     new.site_id, idempotency[0],
                 )
                 if row is not None:
-                    check_replay(row[0], idempotency[1])
+                    workflow.check_replay(row[0], idempotency[1])
                     existing = await conn.fetchrow(f"SELECT {PG_COMMENT_COLUMNS} FROM comments WHERE id = $1", row[1])
                     return comment_from_row(existing), json.loads(row[2]), True
 
@@ -259,12 +250,12 @@ class PostgresStore:
                 last = await conn.fetchval(
                     "SELECT MAX(created_at) FROM comments WHERE site_id = $1 AND created_at > $2 AND "
                     "(author_email = $3 OR (author_ip IS NOT NULL AND author_ip = $4))",
-                    new.site_id, flood_window_start(now, flood_interval), sub.author_email, sub.author_ip,
+                    new.site_id, workflow.flood_window_start(now, flood_interval), sub.author_email, sub.author_ip,
                 )
-            admit(duplicate_of=dup, last_at=last, now=now, flood_interval=flood_interval)
+            workflow.admit(duplicate_of=dup, last_at=last, now=now, flood_interval=flood_interval)
 
             verdict = new.verdict
-            reasons = reasons_json(verdict.reasons)
+            reasons = workflow.reasons_json(verdict.reasons)
             comment_id = await conn.fetchval(
                 "INSERT INTO comments (site_id, article_id, parent_id, author_name, author_email, author_url, "
                 "author_ip, user_agent, referrer, content, content_hash, lang, signals, status, decision, reasons, "
@@ -293,7 +284,7 @@ class PostgresStore:
             return comment, body, False
 
     # -- labels for retraining --------------------------------------------------------------------
-    async def add_training_label(self, label: TrainingLabel, now: datetime) -> int:
+    async def add_training_label(self, label: workflow.TrainingLabel, now: datetime) -> int:
         # The same statement a moderator decision runs inside its own transaction.
         async with self.pool.acquire() as conn:
             return await insert_training_label(conn, label, now)
@@ -355,11 +346,11 @@ class PostgresStore:
                     "SELECT id, removed_at FROM campaign_signatures WHERE site_id = $1 AND kind = $2 AND value = $3",
                     site_id, key.kind, key.value,
                 )
-                if row is not None and row[1] is not None:
-                    continue  # removed by a moderator: not learned again
-                if row is None:
-                    if action != "reject":
-                        continue  # an approval weakens a signature; it never creates one
+                effect = workflow.signature_vote_effect(exists=row is not None, removed=bool(row and row[1]),
+                                                        action=action)
+                if effect is workflow.SignatureVoteEffect.SKIP:
+                    continue
+                if effect is workflow.SignatureVoteEffect.CREATE:
                     signature_id = await conn.fetchval(
                         "INSERT INTO campaign_signatures (site_id, kind, value, minhash, created_at, updated_at, "
                         "expires_at) VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING id",
@@ -495,7 +486,8 @@ class PostgresStore:
             )
         return queue_counts_json(by_status, held_by_reason, reported)
 
-    async def decide(self, site_id: str, decision: ModeratorDecision, *, actor: str, now: datetime) -> DecisionOutcome:
+    async def decide(self, site_id: str, decision: workflow.ModeratorDecision, *, actor: str,
+                     now: datetime) -> DecisionOutcome:
         async with self.pool.acquire() as conn, conn.transaction():
             # The row lock makes concurrent decisions on one comment take turns: the second reads
             # the revision the first wrote, and gets StaleRevision.
@@ -506,7 +498,7 @@ class PostgresStore:
             )
             if row is None:
                 raise NotFound("No such comment.")
-            plan = plan_decision(comment_from_row(row), int(row[-1]), decision, actor=actor, now=now)
+            plan = workflow.plan_decision(comment_from_row(row), int(row[-1]), decision, actor=actor, now=now)
             return await apply_decision_plan(conn, plan, now)
 
     async def add_report(
@@ -530,7 +522,7 @@ class PostgresStore:
                 )
                 if earlier is not None:
                     return ReportOutcome(earlier, comment, int(row[-1]), duplicate=True)
-            plan = plan_report(comment, reason)
+            plan = workflow.plan_report(comment, reason)
             report_id = await conn.fetchval(
                 "INSERT INTO comment_reports (comment_id, site_id, reason, note, reporter_hash, created_at, "
                 "resolved_at, resolution) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -548,19 +540,9 @@ class PostgresStore:
     async def list_events(
         self, site_id: str, *, before_id: int | None, limit: int, comment_id: int | None = None,
     ) -> list[AuditEvent]:
-        sql = (
-            "SELECT id, comment_id, at, actor, action, from_status, to_status, label, note, reasons::text, "
-            "model_version FROM comment_events WHERE site_id = $1"
-        )
-        params: list[Any] = [site_id]
-        if before_id is not None:
-            params.append(before_id)
-            sql += f" AND id < ${len(params)}"
-        if comment_id is not None:
-            params.append(comment_id)
-            sql += f" AND comment_id = ${len(params)}"
-        params.append(limit)
-        sql += f" ORDER BY id DESC LIMIT ${len(params)}"
+        sql, params = newest_first(EVENTS_SELECT.replace("{reasons}", "reasons::text"), site_id,
+                                   filters=[("id <", before_id), ("comment_id =", comment_id)], order="id",
+                                   limit=limit, mark=_mark)
         return [audit_event_from_row(r) for r in await self.pool.fetch(sql, *params)]
 
     # -- webhooks -------------------------------------------------------------------------------
@@ -638,18 +620,8 @@ class PostgresStore:
                 )
 
     async def list_webhook_deliveries(self, site_id: str, *, before_id: int | None, limit: int) -> list[DeliveryRecord]:
-        sql = (
-            "SELECT d.id, d.outbox_id, o.comment_id, o.event, d.attempt, d.at, d.url, d.status_code, d.error, "
-            "d.duration_ms, CASE WHEN o.delivered_at IS NOT NULL THEN 'delivered' "
-            "WHEN o.failed_at IS NOT NULL THEN 'failed' ELSE 'pending' END "
-            "FROM webhook_deliveries d JOIN webhook_outbox o ON o.id = d.outbox_id WHERE d.site_id = $1"
-        )
-        params: list[Any] = [site_id]
-        if before_id is not None:
-            params.append(before_id)
-            sql += f" AND d.id < ${len(params)}"
-        params.append(limit)
-        sql += f" ORDER BY d.id DESC LIMIT ${len(params)}"
+        sql, params = newest_first(DELIVERIES_SELECT, site_id, filters=[("d.id <", before_id)], order="d.id",
+                                   limit=limit, mark=_mark)
         return [delivery_from_row(r) for r in await self.pool.fetch(sql, *params)]
 
     async def webhook_backlog(self, site_id: str) -> dict[str, int]:
@@ -695,6 +667,10 @@ class PostgresStore:
 # -- moderator workflow helpers (each runs inside the caller's transaction) ---------------------------
 
 
+def _mark(n: int) -> str:
+    return f"${n}"
+
+
 def affected(status: str) -> int:
     """The row count of an asyncpg command status such as ``UPDATE 3``."""
     return int(status.rsplit(" ", 1)[-1])
@@ -732,7 +708,7 @@ def queue_sql(site_id: str, query: QueueQuery) -> tuple[str, list[Any]]:
     return sql, params
 
 
-async def apply_decision_plan(conn: asyncpg.Connection, plan: DecisionPlan, now: datetime) -> DecisionOutcome:
+async def apply_decision_plan(conn: asyncpg.Connection, plan: workflow.DecisionPlan, now: datetime) -> DecisionOutcome:
     """Persist a planned decision: status + revision, closed reports, audit event, label, webhook event."""
     comment = plan.comment
     await conn.execute(
@@ -753,7 +729,7 @@ async def apply_decision_plan(conn: asyncpg.Connection, plan: DecisionPlan, now:
     return DecisionOutcome(updated, comment.status, event_id, queued, closed)
 
 
-async def insert_event(conn: asyncpg.Connection, event: AuditEntry, *, at: datetime) -> int:
+async def insert_event(conn: asyncpg.Connection, event: workflow.AuditEntry, *, at: datetime) -> int:
     return await conn.fetchval(
         "INSERT INTO comment_events (comment_id, site_id, at, actor, action, from_status, to_status, label, note, "
         "model_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
@@ -762,7 +738,7 @@ async def insert_event(conn: asyncpg.Connection, event: AuditEntry, *, at: datet
     )
 
 
-async def insert_training_label(conn: asyncpg.Connection, label: TrainingLabel, now: datetime) -> int:
+async def insert_training_label(conn: asyncpg.Connection, label: workflow.TrainingLabel, now: datetime) -> int:
     return await conn.fetchval(
         "INSERT INTO training_labels (site_id, comment_id, text, label, source, actor, model_version, scores, "
         "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9) RETURNING id",
@@ -771,7 +747,7 @@ async def insert_training_label(conn: asyncpg.Connection, label: TrainingLabel, 
     )
 
 
-async def enqueue_webhook(conn: asyncpg.Connection, change: StatusChange, *, event_id: int) -> bool:
+async def enqueue_webhook(conn: asyncpg.Connection, change: workflow.StatusChange, *, event_id: int) -> bool:
     """Write the webhook event for a status change, if the site has a webhook."""
     site_id = change.comment.site_id
     if not await conn.fetchval("SELECT 1 FROM sites WHERE id = $1 AND webhook_url IS NOT NULL", site_id):

@@ -9,7 +9,7 @@ timestamp goes through ``as_datetime``, which accepts either.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -122,6 +122,36 @@ def author_history_from_rows(rows: Iterable[Any]) -> dict[str, AuthorHistory]:
     for email, status, n in rows:
         counts.setdefault(email, {})[status] = int(n)
     return {email: AuthorHistory(**by_status) for email, by_status in counts.items()}
+
+
+# -- newest-first listings (audit log, webhook deliveries) ----------------------------------------------
+
+Mark = Callable[[int], str]  # the placeholder for the n-th parameter: "?" (SQLite) or "$n" (PostgreSQL)
+
+EVENTS_SELECT = (
+    "SELECT id, comment_id, at, actor, action, from_status, to_status, label, note, {reasons}, "
+    "model_version FROM comment_events WHERE site_id = {site}"
+)
+DELIVERIES_SELECT = (
+    "SELECT d.id, d.outbox_id, o.comment_id, o.event, d.attempt, d.at, d.url, d.status_code, d.error, "
+    "d.duration_ms, CASE WHEN o.delivered_at IS NOT NULL THEN 'delivered' "
+    "WHEN o.failed_at IS NOT NULL THEN 'failed' ELSE 'pending' END "
+    "FROM webhook_deliveries d JOIN webhook_outbox o ON o.id = d.outbox_id WHERE d.site_id = {site}"
+)
+
+
+def newest_first(select: str, site_id: str, *, filters: Sequence[tuple[str, Any]], order: str, limit: int,
+                 mark: Mark) -> tuple[str, list[Any]]:
+    """``select`` (with ``{site}`` for the site's placeholder) narrowed by every filter whose value is given
+    (``("id <", before_id)``), newest first, at most ``limit`` rows."""
+    params: list[Any] = [site_id]
+    sql = select.replace("{site}", mark(1))
+    for condition, value in filters:
+        if value is not None:
+            params.append(value)
+            sql += f" AND {condition} {mark(len(params))}"
+    params.append(limit)
+    return f"{sql} ORDER BY {order} DESC LIMIT {mark(len(params))}", params
 
 
 # -- keys and sessions ----------------------------------------------------------------------------------

@@ -27,21 +27,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .. import workflow
 from ..domain import ApiKey, Comment, Role, Status
 from ..errors import NotFound
-from ..workflow import (
-    AuditEntry,
-    DecisionPlan,
-    ModeratorDecision,
-    StatusChange,
-    TrainingLabel,
-    admit,
-    check_replay,
-    flood_window_start,
-    plan_decision,
-    plan_report,
-    reasons_json,
-)
 from . import (
     AuditEvent,
     AuthorHistory,
@@ -65,6 +53,8 @@ from . import (
 )
 from .rows import (
     COMMENT_COLUMNS,
+    DELIVERIES_SELECT,
+    EVENTS_SELECT,
     SIGNATURE_COLUMNS,
     api_key_from_row,
     audit_event_from_row,
@@ -75,6 +65,7 @@ from .rows import (
     from_ts,
     migration_files,
     model_stats_row,
+    newest_first,
     outbox_item_from_row,
     queue_counts_json,
     queue_item_from_row,
@@ -314,7 +305,7 @@ class SQLiteStore:
                     (new.site_id, key),
                 ).fetchone()
                 if row is not None:
-                    check_replay(row[0], request_hash)
+                    workflow.check_replay(row[0], request_hash)
                     existing = conn.execute(
                         f"SELECT {COMMENT_COLUMNS} FROM comments WHERE id = ?", (row[1],)
                     ).fetchone()
@@ -330,13 +321,14 @@ class SQLiteStore:
                 last = conn.execute(
                     "SELECT MAX(created_at) FROM comments WHERE site_id = ? AND created_at > ? AND "
                     "(author_email = ? OR (author_ip IS NOT NULL AND author_ip = ?))",
-                    (new.site_id, to_ts(flood_window_start(now, flood_interval)), sub.author_email, sub.author_ip),
+                    (new.site_id, to_ts(workflow.flood_window_start(now, flood_interval)), sub.author_email,
+                     sub.author_ip),
                 ).fetchone()[0]
-            admit(duplicate_of=dup[0] if dup else None, last_at=from_ts(last) if last else None, now=now,
+            workflow.admit(duplicate_of=dup[0] if dup else None, last_at=from_ts(last) if last else None, now=now,
                   flood_interval=flood_interval)
 
             verdict = new.verdict
-            reasons = reasons_json(verdict.reasons)
+            reasons = workflow.reasons_json(verdict.reasons)
             stamp = to_ts(now)
             cur = conn.execute(
                 "INSERT INTO comments (site_id, article_id, parent_id, author_name, author_email, author_url, "
@@ -370,7 +362,7 @@ class SQLiteStore:
         return await self._write(insert)
 
     # -- labels for retraining --------------------------------------------------------------------
-    async def add_training_label(self, label: TrainingLabel, now: datetime) -> int:
+    async def add_training_label(self, label: workflow.TrainingLabel, now: datetime) -> int:
         # The same statement a moderator decision runs inside its own transaction.
         return await self._write(lambda conn: insert_training_label(conn, label, now))
 
@@ -444,11 +436,11 @@ class SQLiteStore:
                     "SELECT id, removed_at FROM campaign_signatures WHERE site_id = ? AND kind = ? AND value = ?",
                     (site_id, key.kind, key.value),
                 ).fetchone()
-                if row is not None and row[1] is not None:
-                    continue  # removed by a moderator: not learned again
-                if row is None:
-                    if action != "reject":
-                        continue  # an approval weakens a signature; it never creates one
+                effect = workflow.signature_vote_effect(exists=row is not None, removed=bool(row and row[1]),
+                                                        action=action)
+                if effect is workflow.SignatureVoteEffect.SKIP:
+                    continue
+                if effect is workflow.SignatureVoteEffect.CREATE:
                     cur = conn.execute(
                         "INSERT INTO campaign_signatures (site_id, kind, value, minhash, created_at, updated_at, "
                         "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -587,7 +579,8 @@ class SQLiteStore:
 
         return await self._run(count)
 
-    async def decide(self, site_id: str, decision: ModeratorDecision, *, actor: str, now: datetime) -> DecisionOutcome:
+    async def decide(self, site_id: str, decision: workflow.ModeratorDecision, *, actor: str,
+                     now: datetime) -> DecisionOutcome:
         def decide(conn: sqlite3.Connection) -> DecisionOutcome:
             row = conn.execute(
                 f"SELECT {COMMENT_COLUMNS}, open_reports FROM comments WHERE site_id = ? AND id = ?",
@@ -595,7 +588,7 @@ class SQLiteStore:
             ).fetchone()
             if row is None:
                 raise NotFound("No such comment.")
-            plan = plan_decision(comment_from_row(row), int(row[-1]), decision, actor=actor, now=now)
+            plan = workflow.plan_decision(comment_from_row(row), int(row[-1]), decision, actor=actor, now=now)
             return apply_decision_plan(conn, plan, now)
 
         return await self._write(decide)
@@ -620,7 +613,7 @@ class SQLiteStore:
                 if earlier is not None:
                     return ReportOutcome(earlier[0], comment, int(row[-1]), duplicate=True)
             stamp = to_ts(now)
-            plan = plan_report(comment, reason)
+            plan = workflow.plan_report(comment, reason)
             cur = conn.execute(
                 "INSERT INTO comment_reports (comment_id, site_id, reason, note, reporter_hash, created_at, "
                 "resolved_at, resolution) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -641,23 +634,10 @@ class SQLiteStore:
     async def list_events(
         self, site_id: str, *, before_id: int | None, limit: int, comment_id: int | None = None,
     ) -> list[AuditEvent]:
-        def list_(conn: sqlite3.Connection) -> list[AuditEvent]:
-            sql = (
-                "SELECT id, comment_id, at, actor, action, from_status, to_status, label, note, reasons, "
-                "model_version FROM comment_events WHERE site_id = ?"
-            )
-            params: list[Any] = [site_id]
-            if before_id is not None:
-                sql += " AND id < ?"
-                params.append(before_id)
-            if comment_id is not None:
-                sql += " AND comment_id = ?"
-                params.append(comment_id)
-            sql += " ORDER BY id DESC LIMIT ?"
-            params.append(limit)
-            return [audit_event_from_row(r) for r in conn.execute(sql, params)]
-
-        return await self._run(list_)
+        sql, params = newest_first(EVENTS_SELECT.replace("{reasons}", "reasons"), site_id,
+                                   filters=[("id <", before_id), ("comment_id =", comment_id)], order="id",
+                                   limit=limit, mark=_mark)
+        return await self._run(lambda conn: [audit_event_from_row(r) for r in conn.execute(sql, params)])
 
     # -- webhooks -------------------------------------------------------------------------------
     async def set_webhook(self, site_id: str, url: str | None, secret: str | None, now: datetime) -> None:
@@ -728,22 +708,9 @@ class SQLiteStore:
         await self._run(lambda conn: self._commit_alone(conn, record))
 
     async def list_webhook_deliveries(self, site_id: str, *, before_id: int | None, limit: int) -> list[DeliveryRecord]:
-        def list_(conn: sqlite3.Connection) -> list[DeliveryRecord]:
-            sql = (
-                "SELECT d.id, d.outbox_id, o.comment_id, o.event, d.attempt, d.at, d.url, d.status_code, d.error, "
-                "d.duration_ms, CASE WHEN o.delivered_at IS NOT NULL THEN 'delivered' "
-                "WHEN o.failed_at IS NOT NULL THEN 'failed' ELSE 'pending' END "
-                "FROM webhook_deliveries d JOIN webhook_outbox o ON o.id = d.outbox_id WHERE d.site_id = ?"
-            )
-            params: list[Any] = [site_id]
-            if before_id is not None:
-                sql += " AND d.id < ?"
-                params.append(before_id)
-            sql += " ORDER BY d.id DESC LIMIT ?"
-            params.append(limit)
-            return [delivery_from_row(r) for r in conn.execute(sql, params)]
-
-        return await self._run(list_)
+        sql, params = newest_first(DELIVERIES_SELECT, site_id, filters=[("d.id <", before_id)], order="d.id",
+                                   limit=limit, mark=_mark)
+        return await self._run(lambda conn: [delivery_from_row(r) for r in conn.execute(sql, params)])
 
     async def webhook_backlog(self, site_id: str) -> dict[str, int]:
         def backlog(conn: sqlite3.Connection) -> dict[str, int]:
@@ -826,6 +793,10 @@ def queue_sql(site_id: str, query: QueueQuery) -> tuple[str, list[Any]]:
     return sql, params
 
 
+def _mark(_: int) -> str:
+    return "?"
+
+
 def _in_marks(values: Any) -> str:
     return ", ".join("?" for _ in values)
 
@@ -863,7 +834,7 @@ def author_history(conn: sqlite3.Connection, site_id: str, emails: set[str]) -> 
     ))
 
 
-def apply_decision_plan(conn: sqlite3.Connection, plan: DecisionPlan, now: datetime) -> DecisionOutcome:
+def apply_decision_plan(conn: sqlite3.Connection, plan: workflow.DecisionPlan, now: datetime) -> DecisionOutcome:
     """Persist a planned decision: status + revision, closed reports, audit event, label, webhook event."""
     comment, stamp = plan.comment, to_ts(now)
     conn.execute(
@@ -884,7 +855,7 @@ def apply_decision_plan(conn: sqlite3.Connection, plan: DecisionPlan, now: datet
     return DecisionOutcome(updated, comment.status, event_id, queued, closed)
 
 
-def insert_event(conn: sqlite3.Connection, event: AuditEntry, *, at: str) -> int:
+def insert_event(conn: sqlite3.Connection, event: workflow.AuditEntry, *, at: str) -> int:
     cur = conn.execute(
         "INSERT INTO comment_events (comment_id, site_id, at, actor, action, from_status, to_status, label, note, "
         "model_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -894,7 +865,7 @@ def insert_event(conn: sqlite3.Connection, event: AuditEntry, *, at: str) -> int
     return int(cur.lastrowid or 0)
 
 
-def insert_training_label(conn: sqlite3.Connection, label: TrainingLabel, now: datetime) -> int:
+def insert_training_label(conn: sqlite3.Connection, label: workflow.TrainingLabel, now: datetime) -> int:
     cur = conn.execute(
         "INSERT INTO training_labels (site_id, comment_id, text, label, source, actor, model_version, "
         "scores, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -906,7 +877,7 @@ def insert_training_label(conn: sqlite3.Connection, label: TrainingLabel, now: d
     return int(cur.lastrowid or 0)
 
 
-def enqueue_webhook(conn: sqlite3.Connection, change: StatusChange, *, event_id: int) -> bool:
+def enqueue_webhook(conn: sqlite3.Connection, change: workflow.StatusChange, *, event_id: int) -> bool:
     """Write the webhook event for a status change, if the site has a webhook."""
     site_id = change.comment.site_id
     if not conn.execute("SELECT 1 FROM sites WHERE id = ? AND webhook_url IS NOT NULL", (site_id,)).fetchone():
