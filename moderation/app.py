@@ -11,8 +11,7 @@ from datetime import UTC, datetime
 import aiohttp
 from aiohttp import web
 
-from .campaigns import CampaignMemory
-from .keys import (
+from .appkeys import (
     CAMPAIGNS,
     CLOCK,
     EXECUTOR,
@@ -26,6 +25,7 @@ from .keys import (
     WEBHOOK_CONFIG,
     WEBHOOKS,
 )
+from .campaigns import CampaignMemory
 from .metrics import Metrics
 from .middlewares import error_middleware, request_context
 from .pipeline.scoring import Scorer

@@ -21,7 +21,7 @@ import structlog
 from structlog.tracebacks import ExceptionDictTransformer
 
 REDACTED = "[redacted]"
-REDACTED_KEYS = frozenset(
+REDACTED_FIELDS = frozenset(
     {
         "email", "author_email", "ip", "author_ip", "remote", "user_agent", "author_name", "content",
         "body", "authorization", "api_key", "key", "token", "password", "secret", "webhook_secret",
@@ -29,7 +29,7 @@ REDACTED_KEYS = frozenset(
     }
 )
 # Left as they are: set by our own processors, never personal.
-_UNSCRUBBED_KEYS = frozenset({"timestamp", "level", "logger"})
+_UNSCRUBBED_FIELDS = frozenset({"timestamp", "level", "logger"})
 _EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 _BEARER = re.compile(r"(?i)\b(bearer|api_key=|key=)\s*[^\s&'\"]+")
 _OUR_KEY = re.compile(r"\bmod_(?:site|mod|adm)_[A-Za-z0-9_-]+")
@@ -62,7 +62,7 @@ def _redact_value(value: Any, depth: int) -> Any:
     if depth >= _MAX_DEPTH:
         return REDACTED if isinstance(value, (dict, list, tuple)) else value
     if isinstance(value, dict):
-        return {k: REDACTED if isinstance(k, str) and k.lower() in REDACTED_KEYS else _redact_value(v, depth + 1)
+        return {k: REDACTED if isinstance(k, str) and k.lower() in REDACTED_FIELDS else _redact_value(v, depth + 1)
                 for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_redact_value(v, depth + 1) for v in value]
@@ -72,9 +72,9 @@ def _redact_value(value: Any, depth: int) -> Any:
 def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Mask personal fields at any depth and scrub personal data out of every string."""
     for name, value in list(event.items()):
-        if name.startswith("_") or name in _UNSCRUBBED_KEYS or name == "exc_info":
+        if name.startswith("_") or name in _UNSCRUBBED_FIELDS or name == "exc_info":
             continue  # structlog's own entries; exc_info is rendered (then scrubbed) further on
-        if name.lower() in REDACTED_KEYS:
+        if name.lower() in REDACTED_FIELDS:
             event[name] = REDACTED
         else:
             event[name] = _redact_value(value, 0)

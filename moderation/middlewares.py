@@ -11,8 +11,8 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from .appkeys import METRICS
 from .errors import ModerationError, PayloadTooLarge
-from .keys import METRICS
 
 log = structlog.get_logger("moderation.http")
 

@@ -27,10 +27,12 @@ class Policy:
     thresholds: Mapping[str, float] = field(default_factory=dict)
     # Hold when the comment has more links than this (WordPress comment_max_links, default 2).
     max_links: int = 2
-    # Hold for a moderator when any of these terms appears (WordPress "Comment Moderation" list).
-    moderation_keys: tuple[str, ...] = ()
-    # Hold as spam when any of these terms appears (WordPress "Disallowed Comment Keys").
-    disallowed_keys: tuple[str, ...] = ()
+    # Hold for a moderator when any of these terms appears (WordPress "Comment Moderation" list;
+    # ``moderation_keys`` in the policy file, WordPress's name).
+    moderation_terms: tuple[str, ...] = ()
+    # Hold as spam when any of these terms appears (WordPress "Disallowed Comment Keys";
+    # ``disallowed_keys`` in the policy file).
+    disallowed_terms: tuple[str, ...] = ()
     # Hold when the form was submitted sooner than this many seconds after it was rendered.
     min_submit_seconds: float = 3.0
     # Refuse (429) a second comment from the same e-mail or IP within this many seconds.
@@ -42,8 +44,8 @@ class Policy:
 
     def __post_init__(self) -> None:
         # Terms are matched against normalised text, so normalise them the same way once.
-        object.__setattr__(self, "moderation_keys", _normalise_terms(self.moderation_keys))
-        object.__setattr__(self, "disallowed_keys", _normalise_terms(self.disallowed_keys))
+        object.__setattr__(self, "moderation_terms", _normalise_terms(self.moderation_terms))
+        object.__setattr__(self, "disallowed_terms", _normalise_terms(self.disallowed_terms))
         object.__setattr__(self, "thresholds", dict(self.thresholds))
 
 
@@ -67,13 +69,15 @@ class PolicyBook:
         return self.sites.get(site_id, self.default)
 
 
-_FIELDS = {f.name for f in fields(Policy)}
+# The policy file keeps WordPress's names for the term lists; everything else is named as the field.
+FILE_NAMES = {"moderation_keys": "moderation_terms", "disallowed_keys": "disallowed_terms"}
+_FIELD_OF = {**{f.name: f.name for f in fields(Policy) if f.name not in FILE_NAMES.values()}, **FILE_NAMES}
 
 
 def _policy_from_mapping(raw: Mapping[str, Any], base: Policy, where: str) -> Policy:
-    unknown = set(raw) - _FIELDS
+    unknown = set(raw) - set(_FIELD_OF)
     if unknown:
-        raise PolicyError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_FIELDS)}")
+        raise PolicyError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_FIELD_OF)}")
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key == "thresholds":
@@ -82,10 +86,10 @@ def _policy_from_mapping(raw: Mapping[str, Any], base: Policy, where: str) -> Po
             ):
                 raise PolicyError(f"{where}.thresholds: a table of head = number between 0 and 1")
             values[key] = {**base.thresholds, **{k: float(v) for k, v in value.items()}}
-        elif key in ("moderation_keys", "disallowed_keys"):
+        elif key in FILE_NAMES:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise PolicyError(f"{where}.{key}: a list of strings")
-            values[key] = tuple(value)
+            values[FILE_NAMES[key]] = tuple(value)
         elif key == "hold_all":
             if not isinstance(value, bool):
                 raise PolicyError(f"{where}.{key}: true or false")

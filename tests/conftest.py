@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient
 from moderation.app import create_app
 from moderation.auth import hash_key, new_key
 from moderation.domain import Role
-from moderation.keys import STORE
+from moderation.appkeys import STORE
 from moderation.policy import PolicyBook
 from moderation.settings import Settings
 

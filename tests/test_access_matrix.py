@@ -172,7 +172,7 @@ async def signature_of_site_a(ctx: Ctx, caller: str) -> dict[str, Any]:
     """A fresh learned signature of site A (as a moderator's spam rejection would leave it)."""
     from datetime import timedelta
 
-    from moderation.keys import STORE
+    from moderation.appkeys import STORE
     from moderation.store import SignatureKey
 
     store, value = ctx.api.app[STORE], f"merek{secrets.token_hex(3)}88"
@@ -183,7 +183,7 @@ async def signature_of_site_a(ctx: Ctx, caller: str) -> dict[str, Any]:
 
 
 async def cluster_of_fresh_comment(ctx: Ctx, caller: str) -> dict[str, Any]:
-    from moderation.keys import STORE
+    from moderation.appkeys import STORE
 
     cid, _ = await ctx.held_comment()
     cluster, _ = await ctx.api.app[STORE].comment_campaign(SITE_A, cid)

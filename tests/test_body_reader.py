@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import pytest
 
 from moderation.domain import Role
-from moderation.keys import STORE
+from moderation.appkeys import STORE
 from moderation.settings import Settings
 
 from .conftest import Api, MakeApi, valid_comment

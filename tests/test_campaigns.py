@@ -15,7 +15,7 @@ import pytest
 
 from moderation.campaigns import minhash_of, signature_keys
 from moderation.domain import Role
-from moderation.keys import STORE
+from moderation.appkeys import STORE
 from moderation.settings import CampaignSettings, Secret, Settings
 from moderation.textnorm import normalize
 

@@ -18,7 +18,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from moderation.domain import Role
-from moderation.keys import SCORER
+from moderation.appkeys import SCORER
 from moderation.policy import Policy, PolicyBook
 from moderation.settings import Settings
 
@@ -170,7 +170,7 @@ async def test_toxic_only_is_not_spam(api: Api) -> None:
 
 
 async def test_disallowed_key_is_spam_moderation_key_is_not(make_api: MakeApi, settings: Settings) -> None:
-    policy = Policy(disallowed_keys=("pinjol",), moderation_keys=("korupsi",))
+    policy = Policy(disallowed_terms=("pinjol",), moderation_terms=("korupsi",))
     api = await make_api(Settings(data_dir=settings.data_dir, models_dir=settings.models_dir,
                                   policy=PolicyBook(default=policy)))
     resp = await post(api, "/1.1/comment-check", comment("Butuh dana cepat? P1nj0l tanpa jaminan, hubungi kami"))

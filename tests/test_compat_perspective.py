@@ -17,7 +17,7 @@ from structlog.testing import capture_logs
 
 from moderation.app import create_app
 from moderation.domain import Role
-from moderation.keys import SCORER
+from moderation.appkeys import SCORER
 from moderation.settings import Settings
 
 from .conftest import Api, FakeClock

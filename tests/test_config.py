@@ -52,7 +52,7 @@ def test_policy_file(tmp_path: Path) -> None:
     )
     book = load_policy(path)
     assert book.default.max_links == 1
-    assert book.default.disallowed_keys == ("pinjol", "slot")  # normalised like comment text
+    assert book.default.disallowed_terms == ("pinjol", "slot")  # normalised like comment text
     site = book.for_site("kompas-id")
     assert site.hold_all and site.max_links == 1  # inherits the default
     assert site.thresholds == {"spam": 0.9, "toxic": 0.7}

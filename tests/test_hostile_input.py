@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from moderation.domain import Role
-from moderation.keys import STORE
+from moderation.appkeys import STORE
 from moderation.settings import Secret, Settings
 
 from .conftest import Api, FakeClock, MakeApi, valid_comment

@@ -30,7 +30,7 @@ from aiohttp import web
 from moderation.app import create_app
 from moderation.auth import hash_key, new_key
 from moderation.domain import Role
-from moderation.keys import STORE
+from moderation.appkeys import STORE
 from moderation.settings import Settings
 
 SITE = "fuzz-site"
@@ -211,7 +211,7 @@ def test_schemathesis_finds_no_server_error_and_no_broken_answer(live_server: Li
 
 async def _answers(server: LiveServer) -> dict[tuple[str, str, str], float]:
     """(method, route, status) → how many requests the service answered so, from its own metrics."""
-    from moderation.keys import METRICS
+    from moderation.appkeys import METRICS
 
     assert server.app is not None
     counts: dict[tuple[str, str, str], float] = {}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from moderation.domain import ApiKey, Role
-from moderation.keys import METRICS, SCORER
+from moderation.appkeys import METRICS, SCORER
 from moderation.pipeline.scoring import Scorer, ScoringUnavailable
 from moderation.settings import Settings
 from moderation.store.keycache import KeyCache

@@ -13,7 +13,7 @@ import pytest
 
 from moderation.app import create_app
 from moderation.domain import Role
-from moderation.keys import SITE_LEARNER, SITE_MODEL_CONFIG
+from moderation.appkeys import SITE_LEARNER, SITE_MODEL_CONFIG
 from moderation.model import load_model
 from moderation.pipeline.site_model import SiteModelConfig, SiteModels
 from moderation.settings import CampaignSettings, Settings
@@ -221,7 +221,7 @@ async def test_a_failing_site_head_falls_back_to_the_shared_score(aiohttp_client
                                                                   clock: FakeClock, monkeypatch: Any) -> None:
     from datetime import datetime, timezone
 
-    from moderation.keys import STORE
+    from moderation.appkeys import STORE
     from moderation.pipeline.site_model import SiteModel
     from moderation.store import TrainingLabel
 

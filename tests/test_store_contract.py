@@ -23,7 +23,7 @@ from aiohttp.test_utils import TestServer
 
 from moderation.domain import Comment, Decision, Evidence, Role, Status, Submission, Verdict
 from moderation.errors import DuplicateComment, IdempotencyConflict, NotFound, StaleRevision, TooManyRequests
-from moderation.keys import STORE
+from moderation.appkeys import STORE
 from moderation.policy import Policy, PolicyBook
 from moderation.settings import Secret, Settings
 from moderation.store import (

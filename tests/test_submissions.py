@@ -362,7 +362,7 @@ async def test_submitting_at_human_speed_publishes(api: Api, clock: Any) -> None
 async def test_keyword_lists_see_through_obfuscation(make_api: MakeApi, settings: Settings) -> None:
     from dataclasses import replace
 
-    policy = Policy(disallowed_keys=("pinjol",), moderation_keys=("korupsi",), flood_interval_seconds=0)
+    policy = Policy(disallowed_terms=("pinjol",), moderation_terms=("korupsi",), flood_interval_seconds=0)
     api = await make_api(replace(settings, policy=PolicyBook(default=policy)))
     held = await (await api.post_comment(content="Butuh dana? P I N J O L cepat cair")).json()
     assert [r["code"] for r in held["reasons"]][:1] == ["policy.disallowed_key"]
@@ -388,7 +388,7 @@ async def test_missing_model_holds_every_comment(make_api: MakeApi, settings: Se
 
 
 async def test_model_that_raises_holds_instead_of_500(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    from moderation.keys import SCORER
+    from moderation.appkeys import SCORER
 
     model = api.app[SCORER].current.model
 

@@ -21,7 +21,7 @@ from structlog.testing import capture_logs
 from moderation.__main__ import main
 from moderation.app import create_app
 from moderation.domain import Role
-from moderation.keys import STORE, WEBHOOK_CONFIG
+from moderation.appkeys import STORE, WEBHOOK_CONFIG
 from moderation.policy import Policy, PolicyBook
 from moderation.settings import Settings
 from moderation.webhooks import SIGNATURE_HEADER, DeliveryConfig, backoff_delay, sign, verify

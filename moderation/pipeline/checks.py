@@ -27,8 +27,6 @@ class CheckContext:
     campaign: Observation | None = None  # the site's campaign memory on this comment (None: not consulted)
 
 
-Check = Callable[[CheckContext], Evidence | None]
-
 # Heads whose score holds a comment by default; others only when the policy gives a threshold.
 DEFAULT_HELD_HEADS = ("spam", "toxic")
 SITE_MODEL_VISIBLE_CHANGE = 0.01  # smaller moves by the site's online head are not worth a sentence
@@ -68,17 +66,17 @@ def too_fast(ctx: CheckContext) -> Evidence | None:
     return None
 
 
-def disallowed_key(ctx: CheckContext) -> Evidence | None:
+def disallowed_term(ctx: CheckContext) -> Evidence | None:
     """A term from the site's disallowed list: held as spam."""
-    for term in ctx.policy.disallowed_keys:
+    for term in ctx.policy.disallowed_terms:
         if contains_term(ctx.normalized, term):
             return Evidence("policy.disallowed_key", f"Contains a disallowed term: “{term}”.", "policy")
     return None
 
 
-def moderation_key(ctx: CheckContext) -> Evidence | None:
+def moderation_term(ctx: CheckContext) -> Evidence | None:
     """A term from the site's moderation list: a person should look."""
-    for term in ctx.policy.moderation_keys:
+    for term in ctx.policy.moderation_terms:
         if contains_term(ctx.normalized, term):
             return Evidence("policy.moderation_key", f"Contains a term that needs review: “{term}”.", "policy")
     return None
@@ -170,8 +168,8 @@ def hold_all(ctx: CheckContext) -> Evidence | None:
 CHECKS: tuple[Callable[[CheckContext], Evidence | list[Evidence] | None], ...] = (
     honeypot,
     too_fast,
-    disallowed_key,
-    moderation_key,
+    disallowed_term,
+    moderation_term,
     too_many_links,
     classifier_unavailable,
     classifier_scores,

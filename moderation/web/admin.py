@@ -9,10 +9,10 @@ from dataclasses import asdict
 import structlog
 from aiohttp import web
 
+from ..appkeys import METRICS, SCORER, SETTINGS, SITE_LEARNER, STORE
 from ..auth import require
 from ..domain import Role
 from ..errors import ServiceUnavailable
-from ..keys import METRICS, SCORER, SETTINGS, SITE_LEARNER, STORE
 from ..middlewares import LOG_FIELDS
 from ..model import ModelError
 from ..registry import list_versions

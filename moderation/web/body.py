@@ -16,8 +16,8 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
+from ..appkeys import SETTINGS
 from ..errors import BadRequest, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
-from ..keys import SETTINGS
 from ..validation import parse_form, parse_json
 
 

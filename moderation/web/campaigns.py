@@ -10,11 +10,11 @@ from typing import Any
 from aiohttp import web
 
 from .. import views
+from ..appkeys import CAMPAIGNS, CLOCK, MODERATION, STORE
 from ..auth import require
 from ..campaigns import signature_json
 from ..domain import Status
 from ..errors import NotFound
-from ..keys import CAMPAIGNS, CLOCK, MODERATION, STORE
 from ..labels import APPROVE_LABEL, REJECT_LABELS
 from ..middlewares import LOG_FIELDS
 from ..store import ClusterSummary

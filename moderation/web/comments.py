@@ -9,10 +9,10 @@ import structlog
 from aiohttp import web
 
 from .. import i18n, views
+from ..appkeys import METRICS, MODERATION, STORE
 from ..auth import require
 from ..domain import Role
 from ..errors import BadRequest, NotFound
-from ..keys import METRICS, MODERATION, STORE
 from ..middlewares import LOG_FIELDS
 from ..services import Idempotency, sha256_hex
 from ..validation import decode_body, parse_id, validate_submission

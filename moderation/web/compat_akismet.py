@@ -21,9 +21,9 @@ from urllib.parse import parse_qsl
 import structlog
 from aiohttp import web
 
+from ..appkeys import MODERATION
 from ..domain import ApiKey, Submission
 from ..errors import Forbidden, ModerationError, PayloadTooLarge, Unauthorized, ValidationFailed
-from ..keys import MODERATION
 from ..labels import HAM, SPAM, SPAM_REASON_CODES
 from ..middlewares import LOG_FIELDS
 from ..pipeline.scoring import ScoringUnavailable

@@ -19,9 +19,9 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from ..appkeys import MODERATION
 from ..domain import ApiKey
 from ..errors import BadRequest, ModerationError, PayloadTooLarge, RequestTimeout, Unauthorized
-from ..keys import MODERATION
 from ..labels import HAM, SPAM, TOXIC
 from ..middlewares import LOG_FIELDS
 from ..pipeline.scoring import ScoringUnavailable

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from ..keys import METRICS, SCORER, STORE
+from ..appkeys import METRICS, SCORER, STORE
 
 routes = web.RouteTableDef()
 

@@ -11,7 +11,7 @@ from importlib import resources
 
 from aiohttp import web
 
-from ..keys import OPENAPI
+from ..appkeys import OPENAPI
 
 routes = web.RouteTableDef()
 

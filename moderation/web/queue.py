@@ -12,10 +12,10 @@ import structlog
 from aiohttp import web
 
 from .. import views
+from ..appkeys import CLOCK, MODERATION, STORE
 from ..auth import require
 from ..domain import ApiKey, Role
 from ..errors import ModerationError, ValidationFailed
-from ..keys import CLOCK, MODERATION, STORE
 from ..labels import APPROVE_LABEL, REJECT_LABELS, REPORT_REASONS
 from ..middlewares import LOG_FIELDS
 from ..store import DecisionOutcome, QueueItem

@@ -24,7 +24,7 @@ from aiohttp import web
 from moderation.app import create_app
 from moderation.auth import hash_key, new_key
 from moderation.domain import Role
-from moderation.keys import STORE
+from moderation.appkeys import STORE
 from moderation.policy import Policy, PolicyBook
 from moderation.settings import Settings
 

@@ -11,10 +11,10 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from ... import i18n
+from ...appkeys import MODERATION, STORE
 from ...auth import authenticate
 from ...domain import Role, Status
 from ...errors import Forbidden, ModerationError, StaleRevision, Unauthorized
-from ...keys import MODERATION, STORE
 from ...labels import APPROVE_LABEL, SPAM, TOXIC
 from ...middlewares import LOG_FIELDS
 from ...store import AuthorHistory, QueueItem, QueueOrder

@@ -13,8 +13,8 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from ...appkeys import CLOCK, SETTINGS, STORE
 from ...errors import Forbidden
-from ...keys import CLOCK, SETTINGS, STORE
 from ...store import ModeratorSession
 
 SESSION_COOKIE = "mod_session"
