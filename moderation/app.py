@@ -81,7 +81,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     app.add_routes(admin.routes)
     app.add_routes(queue.routes)
     app.add_routes(campaigns.routes)
-    moderate.setup(app)  # the moderator page at /moderate (templates, static files, security headers)
+    # The moderator page: a sub-app with its own templates, static files, headers and HTML errors.
+    app.add_subapp(moderate.PREFIX, moderate.create_page_app())
     # Drop-in compatibility: Perspective's comments:analyze and Akismet's comment-check (docs/compat.md).
     app.add_routes(compat_perspective.routes)
     app.add_routes(compat_akismet.routes)

@@ -40,7 +40,7 @@ async def authenticate(request: web.Request, token: str | None, *roles: Role) ->
     if not token or len(token) > 200 or not token.isascii():
         raise Unauthorized()
     digest = hash_key(token)
-    key = await request.app[STORE].find_api_key(digest)
+    key = await request.config_dict[STORE].find_api_key(digest)
     # The lookup is by hash already; compare again in constant time so no timing tells a near miss.
     if key is None or key.revoked_at is not None or not hmac.compare_digest(digest, hash_key(token)):
         raise Unauthorized("The API key is missing, unknown or revoked.")

@@ -1,15 +1,15 @@
-"""Two middlewares: request context + canonical log line + metrics, and errors → HTTP answers."""
+"""Two middlewares: request context + canonical log line + metrics, and errors → HTTP answers (one mapping)."""
 
 from __future__ import annotations
 
-import html
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
 from .appkeys import METRICS
 from .errors import ModerationError, PayloadTooLarge
@@ -54,7 +54,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     finally:
         elapsed = time.perf_counter() - started
         route = _route_name(request)
-        metrics = request.app[METRICS]
+        metrics = request.config_dict[METRICS]
         metrics.requests.labels(route=route, method=request.method, status=str(status)).inc()
         metrics.latency.labels(route=route).observe(elapsed)
         log.info(
@@ -67,40 +67,41 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         )
 
 
-def _wants_html(request: web.Request) -> bool:
-    return request.path.startswith("/moderate")
+# Renders an error answer (status, the error's JSON shape, headers) in an app's own format.
+RenderError = Callable[[int, dict[str, Any], dict[str, str]], web.Response]
 
 
-def _render(request: web.Request, status: int, payload: dict[str, Any], headers: dict[str, str]) -> web.Response:
-    if _wants_html(request):
-        error = payload["error"]
-        page = (
-            "<!doctype html><meta charset=utf-8><title>Error</title>"
-            f"<h1>{status}</h1><p>{html.escape(error['message'])}</p><p><a href=/moderate>Back</a></p>"
-        )
-        return web.Response(status=status, text=page, content_type="text/html", headers=headers)
+def json_error(status: int, payload: dict[str, Any], headers: dict[str, str]) -> web.Response:
     return web.json_response(payload, status=status, headers=headers)
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The one place where errors become HTTP answers: JSON for the API, HTML for the page."""
-    try:
-        return await handler(request)
-    except ModerationError as exc:
-        request[LOG_FIELDS]["error"] = exc.code
-        return _render(request, exc.http_status, exc.to_json(), exc.headers())
-    except web.HTTPRequestEntityTooLarge:
-        exc2 = PayloadTooLarge()
-        request[LOG_FIELDS]["error"] = exc2.code
-        return _render(request, 413, exc2.to_json(), {})
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status, "http_error")
-        request[LOG_FIELDS]["error"] = code
-        headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
-        return _render(request, exc.status, {"error": {"code": code, "message": exc.reason}}, headers)
-    except Exception:
-        log.exception("unhandled_error", route=_route_name(request))
-        return _render(request, 500, {"error": {"code": "internal_error", "message": "Internal error."}}, {})
+def error_middleware_for(render: RenderError) -> Middleware:
+    """The one mapping of errors to HTTP answers; each app (the API, the /moderate page) renders its own way."""
+
+    @web.middleware
+    async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ModerationError as exc:
+            request[LOG_FIELDS]["error"] = exc.code
+            return render(exc.http_status, exc.to_json(), exc.headers())
+        except web.HTTPRequestEntityTooLarge:
+            too_large = PayloadTooLarge()
+            request[LOG_FIELDS]["error"] = too_large.code
+            return render(413, too_large.to_json(), {})
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status, "http_error")
+            request[LOG_FIELDS]["error"] = code
+            headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+            return render(exc.status, {"error": {"code": code, "message": exc.reason}}, headers)
+        except Exception:
+            log.exception("unhandled_error", route=_route_name(request))
+            return render(500, {"error": {"code": "internal_error", "message": "Internal error."}}, {})
+
+    return errors
+
+
+# The API's errors, as JSON. The /moderate page is a sub-app with its own (web/moderate).
+error_middleware = error_middleware_for(json_error)

@@ -25,23 +25,23 @@ routes = web.RouteTableDef()
 async def list_models(request: web.Request) -> web.Response:
     """Every model version in the models directory, which one is current, which one is serving."""
     await require(request, Role.ADMIN)
-    versions = [asdict(v) for v in list_versions(request.app[SETTINGS].models_dir)]
-    return web.json_response({"serving": request.app[SCORER].version, "versions": versions})
+    versions = [asdict(v) for v in list_versions(request.config_dict[SETTINGS].models_dir)]
+    return web.json_response({"serving": request.config_dict[SCORER].version, "versions": versions})
 
 
 @routes.post("/v1/admin/models/reload")
 async def reload_models(request: web.Request) -> web.Response:
     """Switch to the version CURRENT points at, without a restart and without failing a request."""
     await require(request, Role.ADMIN)
-    scorer = request.app[SCORER]
+    scorer = request.config_dict[SCORER]
     try:
         previous, version = await scorer.reload()
     except ModelError as exc:
         # The old model keeps serving; say why the new one was refused.
         raise ServiceUnavailable(f"Model not reloaded, still serving {scorer.version}: {exc}",
                                  code="model_reload_failed") from None
-    request.app[METRICS].set_model(version)
-    request.app[SITE_LEARNER].notify()  # fresh site heads for the new version, replayed from the labels
+    request.config_dict[METRICS].set_model(version)
+    request.config_dict[SITE_LEARNER].notify()  # fresh site heads for the new version, replayed from the labels
     request[LOG_FIELDS].update(model_version=version, previous_model_version=previous)
     return web.json_response({"previous": previous, "version": version})
 
@@ -50,8 +50,8 @@ async def reload_models(request: web.Request) -> web.Response:
 async def stats(request: web.Request) -> web.Response:
     """Per model version, how often moderators overturned the automatic decision (for this site)."""
     key = await require(request, Role.ADMIN)
-    rows = await request.app[STORE].model_stats(key.site_id)
-    return web.json_response({"site_id": key.site_id, "serving": request.app[SCORER].version, "models": rows})
+    rows = await request.config_dict[STORE].model_stats(key.site_id)
+    return web.json_response({"site_id": key.site_id, "serving": request.config_dict[SCORER].version, "models": rows})
 
 
 async def reload_on_sighup(app: web.Application) -> AsyncIterator[None]:

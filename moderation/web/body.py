@@ -23,7 +23,7 @@ from ..validation import parse_form, parse_json
 
 async def read_body(request: web.Request) -> bytes:
     """The whole raw body: 413 over ``max_body_bytes``, 408 if it stops arriving, 400 if cut off."""
-    settings = request.app[SETTINGS]
+    settings = request.config_dict[SETTINGS]
     limit = settings.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")

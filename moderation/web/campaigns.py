@@ -47,9 +47,9 @@ def _path_id(request: web.Request, name: str, what: str) -> int:
 async def list_signatures(request: web.Request) -> web.Response:
     """Every live signature of the site (holding or still learning), strongest first, with why."""
     key = await require(request, *MODERATORS)
-    memory = request.app[CAMPAIGNS]
-    now = request.app[CLOCK]()
-    signatures = await request.app[STORE].list_campaign_signatures(key.site_id, now=now)
+    memory = request.config_dict[CAMPAIGNS]
+    now = request.config_dict[CLOCK]()
+    signatures = await request.config_dict[STORE].list_campaign_signatures(key.site_id, now=now)
     return web.json_response({
         "items": [signature_json(s, memory.rules, now) for s in signatures],
         "rules": {"min_rejections": memory.rules.min_rejections, "min_moderators": memory.rules.min_moderators,
@@ -62,12 +62,12 @@ async def show_signature(request: web.Request) -> web.Response:
     """One signature and the moderator decisions behind it, newest first."""
     key = await require(request, *MODERATORS)
     signature_id = _path_id(request, "signature_id", "signature")
-    store = request.app[STORE]
+    store = request.config_dict[STORE]
     sig = await store.get_campaign_signature(key.site_id, signature_id)
     if sig is None:
         raise NotFound("No such signature.")
     votes = await store.campaign_signature_votes(key.site_id, signature_id, limit=100)
-    body = signature_json(sig, request.app[CAMPAIGNS].rules, request.app[CLOCK]())
+    body = signature_json(sig, request.config_dict[CAMPAIGNS].rules, request.config_dict[CLOCK]())
     body["removed_at"] = sig.removed_at.isoformat() if sig.removed_at else None
     body["votes"] = [v.to_json() for v in votes]
     return web.json_response(body)
@@ -78,12 +78,12 @@ async def remove_signature(request: web.Request) -> web.Response:
     """A moderator removes a signature: it stops holding at once and is not learned again."""
     key = await require(request, *MODERATORS)
     signature_id = _path_id(request, "signature_id", "signature")
-    removed = await request.app[STORE].remove_campaign_signature(
-        key.site_id, signature_id, actor=f"key:{key.id}", now=request.app[CLOCK]()
+    removed = await request.config_dict[STORE].remove_campaign_signature(
+        key.site_id, signature_id, actor=f"key:{key.id}", now=request.config_dict[CLOCK]()
     )
     if not removed:
         raise NotFound("No such signature (or it was already removed).")
-    request.app[CAMPAIGNS].invalidate(key.site_id)
+    request.config_dict[CAMPAIGNS].invalidate(key.site_id)
     request[LOG_FIELDS].update(signature_id=signature_id)
     return web.json_response({"id": signature_id, "removed": True})
 
@@ -112,7 +112,7 @@ async def queue_clusters(request: web.Request) -> web.Response:
     status = Status(choice_param(request, "status", CLUSTER_STATUSES) or "held")
     min_size = int_param(request, "min_size", default=2, low=1, high=10_000)
     limit = int_param(request, "limit", default=50, low=1, high=100)
-    clusters = await request.app[STORE].list_clusters(key.site_id, statuses=(status,), min_size=min_size,
+    clusters = await request.config_dict[STORE].list_clusters(key.site_id, statuses=(status,), min_size=min_size,
                                                       limit=limit)
     return web.json_response({"status": status.value, "items": [cluster_json(c) for c in clusters]})
 
@@ -140,7 +140,7 @@ async def decide_cluster(request: web.Request) -> web.Response:
     note = body.get("note")
     if note_problem(note):
         raise invalid("note", "invalid", f"text of at most {MAX_NOTE} characters", error_code="invalid_decision")
-    decided = await request.app[MODERATION].decide_cluster(key, cluster_id, up_to_id=up_to_id, action=action,
+    decided = await request.config_dict[MODERATION].decide_cluster(key, cluster_id, up_to_id=up_to_id, action=action,
                                                            label=label, note=(note or "").strip() or None)
     results = [views.decision_result_view(r.decision.comment_id, r.decision, r.outcome) for r in decided]
     succeeded = sum(1 for r in results if r["ok"])

@@ -39,8 +39,8 @@ def idempotency_from(request: web.Request, body: bytes) -> Idempotency | None:
 async def submit_comment(request: web.Request) -> web.Response:
     """Validate, score and decide a reader's comment; answer 201 only once it is committed."""
     key = await require(request, Role.SITE)
-    service = request.app[MODERATION]
-    stages = request.app[METRICS].stages
+    service = request.config_dict[MODERATION]
+    stages = request.config_dict[METRICS].stages
     lang = i18n.pick_language(request.headers.get("Accept-Language"))
     t0 = time.perf_counter()
     body = await read_body(request)
@@ -89,7 +89,7 @@ async def get_comment(request: web.Request) -> web.Response:
     comment_id = parse_id(request.match_info["comment_id"])  # ≥ 2**63 or non-ASCII digits: no such comment
     if comment_id is None:
         raise NotFound("No such comment.")
-    comment = await request.app[STORE].get_comment(key.site_id, comment_id)
+    comment = await request.config_dict[STORE].get_comment(key.site_id, comment_id)
     if comment is None:
         raise NotFound("No such comment.")
     return web.json_response(views.site_status_view(comment))

@@ -167,7 +167,7 @@ async def comment_check(request: web.Request) -> web.Response:
         fields["akismet"] = "ham (administrator)"
         return text("false")
 
-    checked = await request.app[MODERATION].check_text(key.site_id, submission_from(params))
+    checked = await request.config_dict[MODERATION].check_text(key.site_id, submission_from(params))
     verdict, scoring = checked.verdict, checked.scoring
     # Only reasons that mean "held as spam" count; toxic, links, review terms or hold_all are not spam.
     spam = [r.code for r in verdict.reasons if r.code in SPAM_REASON_CODES]
@@ -200,7 +200,7 @@ async def _submit(request: web.Request, label: str) -> web.Response:
                                    fields={name: [{"code": "invalid_characters", "message": "control characters"}]})
     # is_test: Akismet learns nothing from it, and neither do we. No text: nothing to learn from.
     if content and not is_true(params.get("is_test", "")):
-        label_id = await request.app[MODERATION].add_feedback_label(
+        label_id = await request.config_dict[MODERATION].add_feedback_label(
             key.site_id, text=content, label=label, source=f"akismet.submit-{label}",
             actor=params.get("blog") or None,
         )

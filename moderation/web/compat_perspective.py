@@ -304,7 +304,7 @@ async def analyze(request: web.Request) -> web.Response:
     detected = detect_language(text)
     languages = [normalise_language(x) for x in asked_languages] if asked_languages else [detected]
 
-    service = request.app[MODERATION]
+    service = request.config_dict[MODERATION]
     heads = service.scorer.heads
     if heads is None:
         raise ScoringUnavailable("no model loaded")
@@ -410,7 +410,7 @@ async def suggestscore(request: web.Request) -> web.Response:
     suggested = data.get("attributeScores")
     if not suggested or not isinstance(suggested, dict):
         raise invalid("Missing attribute_scores")
-    heads = request.app[MODERATION].scorer.heads or ()
+    heads = request.config_dict[MODERATION].scorer.heads or ()
     values: dict[str, float] = {}
     for name, raw in suggested.items():
         base = str(name).split("@", 1)[0]
@@ -421,7 +421,7 @@ async def suggestscore(request: web.Request) -> web.Response:
     community = data.get("communityId")
     if community is not None and (not isinstance(community, str) or text_problem(community)):
         raise invalid("Invalid value at 'community_id': expected a string without control characters.")
-    label_id = await request.app[MODERATION].add_feedback_label(
+    label_id = await request.config_dict[MODERATION].add_feedback_label(
         key.site_id, text=text, label=label, source="perspective.suggestscore",
         actor=community if isinstance(community, str) else None,
     )

@@ -20,10 +20,10 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     """Ready when a verified model is loaded and the store answers; 503 with the cause otherwise."""
     checks: dict[str, str] = {}
-    scorer = request.app[SCORER]
+    scorer = request.config_dict[SCORER]
     checks["models"] = f"ok ({scorer.version})" if scorer.current else f"failed: {scorer.load_error}"
     try:
-        await request.app[STORE].ping()
+        await request.config_dict[STORE].ping()
         checks["store"] = "ok"
     except Exception as exc:  # readiness reports the failure instead of raising it
         checks["store"] = f"failed: {type(exc).__name__}"
@@ -35,5 +35,5 @@ async def readyz(request: web.Request) -> web.Response:
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text exposition."""
-    body = request.app[METRICS].render()
+    body = request.config_dict[METRICS].render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

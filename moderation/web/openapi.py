@@ -29,4 +29,4 @@ async def openapi_ctx(app: web.Application) -> AsyncIterator[None]:
 @routes.get("/v1/openapi.json")
 async def openapi(request: web.Request) -> web.Response:
     """The description; public, like the API's documentation (it holds no secret)."""
-    return web.Response(body=request.app[OPENAPI], content_type="application/json")
+    return web.Response(body=request.config_dict[OPENAPI], content_type="application/json")

@@ -67,7 +67,7 @@ async def get_queue(request: web.Request) -> web.Response:
     """One page of the queue, oldest first or riskiest first, with an opaque cursor for the next."""
     key = await require(request, *MODERATORS)
     query, fingerprint = queue_query_from(request)
-    page = await request.app[STORE].list_queue(key.site_id, query)
+    page = await request.config_dict[STORE].list_queue(key.site_id, query)
     next_cursor = encode_cursor(page.items[-1], fingerprint) if page.has_more and page.items else None
     return web.json_response({"items": [queue_item_json(i) for i in page.items], "next_cursor": next_cursor})
 
@@ -76,7 +76,7 @@ async def get_queue(request: web.Request) -> web.Response:
 async def get_counts(request: web.Request) -> web.Response:
     """How many comments wait, by status and by reason."""
     key = await require(request, *MODERATORS)
-    return web.json_response(await request.app[STORE].queue_counts(key.site_id))
+    return web.json_response(await request.config_dict[STORE].queue_counts(key.site_id))
 
 
 # -- decisions -----------------------------------------------------------------------------------------
@@ -125,7 +125,7 @@ async def decide(request: web.Request) -> web.Response:
     key = await require(request, *MODERATORS)
     comment_id = comment_id_from_path(request)
     decision = parse_decision(await read_json_object(request), comment_id)
-    outcome = await request.app[MODERATION].decide(key, decision)
+    outcome = await request.config_dict[MODERATION].decide(key, decision)
     request[LOG_FIELDS].update(comment_id=comment_id, action=decision.action.value, label=decision.label)
     return web.json_response(views.decision_view(outcome, decision))
 
@@ -178,7 +178,7 @@ async def report(request: web.Request) -> web.Response:
                                  or text_problem(reporter)):
         raise invalid("reporter", "invalid", "the site's opaque reader id, 1 to 200 characters",
                       error_code="invalid_report")
-    outcome = await request.app[MODERATION].report(
+    outcome = await request.config_dict[MODERATION].report(
         key.site_id, comment_id, reason=reason, note=(note or "").strip() or None, reporter=reporter,
     )
     request[LOG_FIELDS].update(comment_id=comment_id, report_reason=reason, duplicate=outcome.duplicate)
@@ -204,7 +204,7 @@ async def audit(request: web.Request) -> web.Response:
     limit = int_param(request, "limit", default=50, low=1, high=MAX_PAGE)
     before = int_param(request, "cursor", default=None, low=1, high=None)
     comment_id = int_param(request, "comment_id", default=None, low=1, high=None)
-    events = await request.app[STORE].list_events(key.site_id, before_id=before, limit=limit + 1,
+    events = await request.config_dict[STORE].list_events(key.site_id, before_id=before, limit=limit + 1,
                                                   comment_id=comment_id)
     page, next_cursor = id_page(events, limit, lambda e: e.id)
     return web.json_response({"items": [e.to_json() for e in page], "next_cursor": next_cursor})
@@ -217,7 +217,7 @@ async def audit(request: web.Request) -> web.Response:
 async def show_webhook(request: web.Request) -> web.Response:
     """The site's webhook URL (never the secret) and how many events wait, failed or went out."""
     key = await require(request, Role.ADMIN)
-    store = request.app[STORE]
+    store = request.config_dict[STORE]
     target = await store.get_webhook(key.site_id)
     backlog = await store.webhook_backlog(key.site_id)
     return web.json_response({"site_id": key.site_id, "url": target.url if target else None, "events": backlog})
@@ -229,7 +229,7 @@ async def set_webhook(request: web.Request) -> web.Response:
     key = await require(request, Role.ADMIN)
     url = validate_webhook_url((await read_json_object(request)).get("url"))
     secret = new_secret()
-    await request.app[STORE].set_webhook(key.site_id, url, secret, request.app[CLOCK]())
+    await request.config_dict[STORE].set_webhook(key.site_id, url, secret, request.config_dict[CLOCK]())
     return web.json_response({"site_id": key.site_id, "url": url, "secret": secret})
 
 
@@ -237,7 +237,7 @@ async def set_webhook(request: web.Request) -> web.Response:
 async def remove_webhook(request: web.Request) -> web.Response:
     """Stop notifying the site (events already waiting are kept until a URL is set again)."""
     key = await require(request, Role.ADMIN)
-    await request.app[STORE].set_webhook(key.site_id, None, None, request.app[CLOCK]())
+    await request.config_dict[STORE].set_webhook(key.site_id, None, None, request.config_dict[CLOCK]())
     return web.json_response({"site_id": key.site_id, "url": None})
 
 
@@ -247,7 +247,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
     key = await require(request, Role.ADMIN)
     limit = int_param(request, "limit", default=50, low=1, high=200)
     before = int_param(request, "cursor", default=None, low=1, high=None)
-    records = await request.app[STORE].list_webhook_deliveries(key.site_id, before_id=before, limit=limit + 1)
+    records = await request.config_dict[STORE].list_webhook_deliveries(key.site_id, before_id=before, limit=limit + 1)
     page, next_cursor = id_page(records, limit, lambda r: r.id)
     return web.json_response({"items": [r.to_json() for r in page], "next_cursor": next_cursor})
 
@@ -256,5 +256,5 @@ async def list_deliveries(request: web.Request) -> web.Response:
 async def retry_failed(request: web.Request) -> web.Response:
     """Send again the events the dispatcher gave up on (after a long outage at the site)."""
     key = await require(request, Role.ADMIN)
-    count = await request.app[MODERATION].retry_failed_webhooks(key.site_id)
+    count = await request.config_dict[MODERATION].retry_failed_webhooks(key.site_id)
     return web.json_response({"requeued": count})

@@ -84,14 +84,14 @@ def _signin_page(request: web.Request, *, failed: bool, status: int = 200) -> we
     return response
 
 
-@routes.get("/moderate/sign-in")
+@routes.get("/sign-in")
 async def sign_in_form(request: web.Request) -> web.Response:
     if await current_session(request) is not None:
         raise web.HTTPSeeOther("/moderate")
     return _signin_page(request, failed=False)
 
 
-@routes.post("/moderate/sign-in")
+@routes.post("/sign-in")
 async def sign_in(request: web.Request) -> web.Response:
     form = await read_form(request)
     check_csrf(request.cookies.get(SIGNIN_COOKIE), form.get("csrf"))
@@ -109,7 +109,7 @@ async def sign_in(request: web.Request) -> web.Response:
     raise redirect
 
 
-@routes.post("/moderate/sign-out")
+@routes.post("/sign-out")
 async def sign_out(request: web.Request) -> web.Response:
     session = await require_session(request)
     check_csrf(session.csrf_token, (await read_form(request)).get("csrf"))
@@ -118,7 +118,7 @@ async def sign_out(request: web.Request) -> web.Response:
     raise redirect
 
 
-@routes.get("/moderate/language")
+@routes.get("/language")
 async def switch_language(request: web.Request) -> web.Response:
     """Remember the chosen interface language and go back to the same listing."""
     lang = request.query.get("to")
@@ -131,12 +131,12 @@ async def switch_language(request: web.Request) -> web.Response:
 # -- the queue -------------------------------------------------------------------------------------------
 
 
-@routes.get("/moderate")
+@routes.get("")
 async def queue_page(request: web.Request) -> web.Response:
     session = await require_session(request)
     site = session.api_key.site_id
     query, fingerprint = queue_query_from(request)
-    store = request.app[STORE]
+    store = request.config_dict[STORE]
     page = await store.list_queue(site, query)
     counts = await store.queue_counts(site)
     params = listing_query(request.query.items())
@@ -209,7 +209,7 @@ def decisions_from_form(form: MultiDictProxy[Any]) -> list[ModeratorDecision | N
     return [_decision(bulk if isinstance(bulk, str) else "", target) for target in selected]
 
 
-@routes.post("/moderate/decide")
+@routes.post("/decide")
 async def decide_from_page(request: web.Request) -> web.Response:
     session = await require_session(request)
     form = await read_form(request)
@@ -221,7 +221,7 @@ async def decide_from_page(request: web.Request) -> web.Response:
             outcome["failed"] += 1
             continue
         try:
-            await request.app[MODERATION].decide(session.api_key, decision)
+            await request.config_dict[MODERATION].decide(session.api_key, decision)
             outcome["done"] += 1
         except StaleRevision:
             outcome["stale"] += 1
@@ -239,12 +239,12 @@ async def decide_from_page(request: web.Request) -> web.Response:
 # -- the queue by cluster ------------------------------------------------------------------------------------
 
 
-@routes.get("/moderate/clusters")
+@routes.get("/clusters")
 async def clusters_page(request: web.Request) -> web.Response:
     """Held near-copies grouped, largest group first, each with one button for the whole group."""
     session = await require_session(request)
     site = session.api_key.site_id
-    store = request.app[STORE]
+    store = request.config_dict[STORE]
     lang = page_language(request)
     clusters = await store.list_clusters(site, statuses=(Status.HELD,), min_size=2, limit=50)
     views = []
@@ -257,7 +257,7 @@ async def clusters_page(request: web.Request) -> web.Response:
     return render("moderate_clusters.html", request, context)
 
 
-@routes.post("/moderate/clusters/decide")
+@routes.post("/clusters/decide")
 async def decide_cluster_from_page(request: web.Request) -> web.Response:
     session = await require_session(request)
     form = await read_form(request)
@@ -269,7 +269,7 @@ async def decide_cluster_from_page(request: web.Request) -> web.Response:
     if button in ("approve", "spam") and cluster_id is not None and up_to is not None:
         action, label = BUTTONS[str(button)]
         try:
-            results = await request.app[MODERATION].decide_cluster(
+            results = await request.config_dict[MODERATION].decide_cluster(
                 session.api_key, cluster_id, up_to_id=up_to, action=action, label=label, note=None)
         except ModerationError:  # no held comment of this site in that cluster
             results, outcome["failed"] = [], 1

@@ -32,7 +32,7 @@ def set_cookie(response: web.StreamResponse, request: web.Request, name: str, va
                *, http_only: bool = True) -> None:
     response.set_cookie(
         name, value, max_age=max_age, path=COOKIE_PATH, httponly=http_only, samesite="Strict",
-        secure=request.app[SETTINGS].secure_cookies,
+        secure=request.config_dict[SETTINGS].secure_cookies,
     )
 
 
@@ -44,7 +44,7 @@ async def current_session(request: web.Request) -> ModeratorSession | None:
     session_id = request.cookies.get(SESSION_COOKIE)
     if not session_id or len(session_id) > 100:
         return None
-    return await request.app[STORE].find_session(hash_session_id(session_id), request.app[CLOCK]())
+    return await request.config_dict[STORE].find_session(hash_session_id(session_id), request.config_dict[CLOCK]())
 
 
 async def require_session(request: web.Request) -> ModeratorSession:
@@ -58,9 +58,9 @@ async def require_session(request: web.Request) -> ModeratorSession:
 async def start_session(request: web.Request, response: web.StreamResponse, api_key_id: int) -> None:
     """Create a session for a key that has just signed in and set its cookie on ``response``."""
     session_id = secrets.token_urlsafe(32)
-    now = request.app[CLOCK]()
-    max_age = request.app[SETTINGS].session_max_age_seconds
-    await request.app[STORE].create_session(
+    now = request.config_dict[CLOCK]()
+    max_age = request.config_dict[SETTINGS].session_max_age_seconds
+    await request.config_dict[STORE].create_session(
         id_hash=hash_session_id(session_id), api_key_id=api_key_id, csrf_token=secrets.token_urlsafe(32),
         now=now, expires_at=now + timedelta(seconds=max_age),
     )
@@ -70,7 +70,7 @@ async def start_session(request: web.Request, response: web.StreamResponse, api_
 async def end_session(request: web.Request, response: web.StreamResponse) -> None:
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:
-        await request.app[STORE].delete_session(hash_session_id(session_id))
+        await request.config_dict[STORE].delete_session(hash_session_id(session_id))
     clear_cookie(response, SESSION_COOKIE)
 
 
