@@ -37,14 +37,13 @@ from .web import (
     admin,
     campaigns,
     comments,
-    compat_akismet,
-    compat_perspective,
     health,
     moderate,
     openapi,
     queue,
 )
 from .web.body import close_if_body_unread
+from .web.compat import akismet, perspective
 from .webhooks import DeliveryConfig, WebhookDispatcher
 
 
@@ -84,8 +83,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     # The moderator page: a sub-app with its own templates, static files, headers and HTML errors.
     app.add_subapp(moderate.PREFIX, moderate.create_page_app())
     # Drop-in compatibility: Perspective's comments:analyze and Akismet's comment-check (docs/compat.md).
-    app.add_routes(compat_perspective.routes)
-    app.add_routes(compat_akismet.routes)
+    app.add_routes(perspective.routes)
+    app.add_routes(akismet.routes)
     return app
 
 

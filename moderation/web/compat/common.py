@@ -11,8 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..auth import authenticate, bearer_token
-from ..domain import ApiKey, Role
+from ...auth import authenticate, bearer_token
+from ...domain import ApiKey, Role
 
 
 async def authenticate_site(request: web.Request, *tokens: str | None) -> ApiKey:

@@ -21,15 +21,15 @@ from urllib.parse import parse_qsl
 import structlog
 from aiohttp import web
 
-from ..appkeys import MODERATION
-from ..domain import ApiKey, Submission
-from ..errors import Forbidden, ModerationError, PayloadTooLarge, Unauthorized, ValidationFailed
-from ..labels import HAM, SPAM, SPAM_REASON_CODES
-from ..middlewares import LOG_FIELDS
-from ..pipeline.scoring import ScoringUnavailable
-from ..validation import text_problem
-from .body import read_body
-from .compat_common import authenticate_site, is_true
+from ...appkeys import MODERATION
+from ...domain import ApiKey, Submission
+from ...errors import Forbidden, ModerationError, PayloadTooLarge, Unauthorized, ValidationFailed
+from ...labels import HAM, SPAM, SPAM_REASON_CODES
+from ...middlewares import LOG_FIELDS
+from ...pipeline.scoring import ScoringUnavailable
+from ...validation import text_problem
+from ..body import read_body
+from .common import authenticate_site, is_true
 
 log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
