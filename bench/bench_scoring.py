@@ -72,7 +72,7 @@ _CHILD = """
 import sys, time, json
 t0 = time.perf_counter()
 sys.path.insert(0, {repo!r})
-from moderation.model import load_model
+from moderation.artefacts import load_model
 t1 = time.perf_counter()
 m = load_model({models!r})
 t2 = time.perf_counter()
@@ -106,7 +106,7 @@ def main() -> int:
                              capture_output=True, text=True, check=True)
         loads.append(json.loads(out.stdout.strip().splitlines()[-1]))
 
-    from moderation.model import load_model
+    from moderation.artefacts import load_model
 
     rss0 = rss_mb()
     t = time.perf_counter()

@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from bench_scoring import ORDINARY, SPAM, TOXIC, machine, make_texts  # noqa: E402
 
-from moderation.model import load_model  # noqa: E402
+from moderation.artefacts import load_model  # noqa: E402
 from moderation.pipeline.scoring import _score_sync  # noqa: E402
 from moderation.pipeline.site_model import SiteModelConfig, SiteModels  # noqa: E402
 

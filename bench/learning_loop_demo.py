@@ -172,7 +172,7 @@ def main() -> int:
                 seen.add(item[0])
         unseen = [(insult(rng2, UNSEEN_INSULTS), True) for _ in range(60)]
         # The same new comments through the old model (offline) for a fair before/after comparison.
-        from moderation.model import load_model
+        from moderation.artefacts import load_model
 
         old = load_model(models, reload.get("previous"))
         old_scores = old.model.predict_scores([t for t, _ in fresh + unseen])

@@ -50,7 +50,7 @@ TARGET_NORMAL_HELD = 0.01
 
 def held_out_stream(data_root: Path, models_dir: Path, normal_ratio: float) -> tuple[list[dict[str, Any]], dict]:
     """Held-out judol comments and normal comments of the set, in file order."""
-    from moderation.model import load_model
+    from moderation.artefacts import load_model
     from moderation.textnorm import normalize
 
     folder = data_root / SET
@@ -328,7 +328,7 @@ def main() -> int:
     ap.add_argument("--no-baseline", action="store_true", help="skip the replay without the campaign memory")
     args = ap.parse_args()
 
-    from moderation.model import load_model
+    from moderation.artefacts import load_model
 
     stream, info = held_out_stream(args.data_root, args.models_dir, args.normal_ratio)
     result: dict[str, Any] = {

@@ -336,7 +336,7 @@ def busiest_others(exclude: set[int]) -> list[str]:
 
 def model_load_seconds(models_dir: Path) -> float:
     """Cold load of the current model in a fresh interpreter (imports included), as a worker pays it."""
-    code = ("import time; t = time.perf_counter(); from pathlib import Path; from moderation.model import load_model; "
+    code = ("import time; t = time.perf_counter(); from pathlib import Path; from moderation.artefacts import load_model; "
             f"load_model(Path({str(models_dir)!r})); print(time.perf_counter() - t)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return round(float(out.stdout.strip().splitlines()[-1]), 3)

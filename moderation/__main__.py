@@ -179,7 +179,7 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
-    from .model import ModelError
+    from .artefacts import ModelError
     from .pipeline.scoring import Scorer
     from .services import assess
 
@@ -210,7 +210,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .model import ModelError
+    from .artefacts import ModelError
     from .registry import RegistryError, list_versions, promote, rollback
 
     models_dir = Settings.from_env(models_dir=args.models_dir).models_dir

@@ -4,24 +4,22 @@
       CURRENT                 the version the service serves (one line)
       HISTORY                 one line per promotion: "<utc time> <version>" (rollback walks it back)
       <version>/manifest.json version, model_format, file hashes, data sources, metrics, thresholds, gate
-      <version>/model.npz, model.json, vocab.txt   the model as data (moderation.model's format)
+      <version>/model.npz, model.json, vocab.txt   the model as data (moderation.artefacts' format)
 
 Promotion only moves the pointer; a running service switches on ``POST /v1/admin/models/reload``
-or SIGHUP. Every load re-verifies the manifest (``moderation.model.load_model``).
+or SIGHUP. Every load re-verifies the manifest (``moderation.artefacts.load_model``).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .model import ModelNotFoundError, load_model
+from .artefacts import CURRENT_FILE, ModelError, load_model, read_current, read_manifest
 
-CURRENT = "CURRENT"
 HISTORY = "HISTORY"
 
 
@@ -38,23 +36,8 @@ class VersionInfo:
     metrics: dict[str, Any]
 
 
-def _manifest(models_dir: Path, version: str) -> dict[str, Any]:
-    path = models_dir / version / "manifest.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelNotFoundError(f"{path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ModelNotFoundError(f"{path}: not a JSON object")
-    return data
-
-
 def current_version(models_dir: Path) -> str | None:
-    try:
-        text = (models_dir / CURRENT).read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    return text or None
+    return read_current(models_dir)
 
 
 def list_versions(models_dir: Path) -> list[VersionInfo]:
@@ -67,8 +50,8 @@ def list_versions(models_dir: Path) -> list[VersionInfo]:
         if not (entry / "manifest.json").is_file():
             continue
         try:
-            manifest = _manifest(models_dir, entry.name)
-        except ModelNotFoundError:
+            manifest = read_manifest(models_dir, entry.name)
+        except ModelError:
             continue
         found.append(
             VersionInfo(
@@ -82,13 +65,19 @@ def list_versions(models_dir: Path) -> list[VersionInfo]:
     return found
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``path`` durably: readers see the old or the new file, never half of one."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    with open(tmp, "wb") as fh:
+        fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, path)  # readers see the old or the new pointer, never half a file
+    os.replace(tmp, path)
+
+
+def write_current(models_dir: Path, version: str) -> None:
+    """Point ``CURRENT`` at ``version``: the one writer of the pointer (promote, rollback, training's export)."""
+    write_atomically(models_dir / CURRENT_FILE, (version + "\n").encode("utf-8"))
 
 
 def _history(models_dir: Path) -> list[str]:
@@ -98,6 +87,10 @@ def _history(models_dir: Path) -> list[str]:
     except OSError:
         return []
     return [line for line in lines if line.strip()]
+
+
+def _write_history(models_dir: Path, history: list[str]) -> None:
+    write_atomically(models_dir / HISTORY, ("\n".join(history) + "\n").encode("utf-8"))
 
 
 def _stamp(now: datetime | None) -> str:
@@ -121,8 +114,8 @@ def promote(models_dir: Path, version: str, *, now: datetime | None = None) -> s
     if previous and not history:
         history.append(f"{_stamp(now)} {previous}")  # remember where we came from, for rollback
     history.append(f"{_stamp(now)} {version}")
-    _write_atomically(models_dir / HISTORY, "\n".join(history) + "\n")
-    _write_atomically(models_dir / CURRENT, version + "\n")
+    _write_history(models_dir, history)
+    write_current(models_dir, version)
     return version
 
 
@@ -136,6 +129,6 @@ def rollback(models_dir: Path) -> str:
         raise RegistryError("nothing to roll back to: no earlier promotion is recorded in HISTORY")
     target = history[-1].split()[-1]
     load_model(models_dir, target)  # the old version must still verify
-    _write_atomically(models_dir / HISTORY, "\n".join(history) + "\n")
-    _write_atomically(models_dir / CURRENT, target + "\n")
+    _write_history(models_dir, history)
+    write_current(models_dir, target)
     return target

@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from moderation.domain import Role
-from moderation.model import load_model
+from moderation.artefacts import load_model
 from moderation.registry import promote, rollback
 from moderation.settings import Settings
 

@@ -5,14 +5,8 @@ from __future__ import annotations
 import ftfy.bad_codecs  # noqa: F401 - registers sloppy-windows-1252 for a test input
 import pytest
 
-from moderation.model import (
-    Lexicons,
-    evidence_features,
-    is_brand_shaped,
-    model_files,
-    parse_model_files,
-    text_features,
-)
+from moderation.artefacts import model_files, parse_model_files
+from moderation.features import Lexicons, evidence_features, is_brand_shaped, text_features
 from moderation.textnorm import normalize, repair_encoding
 from training.datasets import Record, _labels, group_key
 from training.pipelines import fit_text_model

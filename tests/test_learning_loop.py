@@ -95,7 +95,7 @@ def test_worse_candidate_is_refused(tmp_path: Path) -> None:
 
 
 def test_site_thresholds_move_only_within_the_band_and_only_with_enough_labels(tmp_path: Path) -> None:
-    from moderation.model import load_model
+    from moderation.artefacts import load_model
     from training.retrain import _site_record, tune_site_thresholds
 
     model = load_model(base_models(tmp_path)).model

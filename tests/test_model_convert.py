@@ -10,7 +10,8 @@ from pathlib import Path
 import joblib
 import pytest
 
-from moderation.model import ModelIntegrityError, TextModel, load_model
+from moderation.artefacts import ModelIntegrityError, load_model
+from moderation.model import TextModel
 from training.__main__ import main as training_main
 from training.pipelines import fit_text_model
 

@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from moderation import model as model_mod
-from moderation.model import (
+from moderation import artefacts as model_mod
+from moderation.artefacts import (
     FORMAT_ARRAYS,
     MODEL_FILE,
     VOCAB_FILE,
@@ -23,13 +23,13 @@ from moderation.model import (
     LoadedModel,
     ModelIntegrityError,
     ModelNotFoundError,
-    TextModel,
-    list_versions,
     load_arrays,
     load_model,
     read_manifest,
     save_arrays,
 )
+from moderation.model import TextModel
+from moderation.registry import list_versions
 from training.export import write_model
 from training.pipelines import fit_text_model
 
@@ -75,7 +75,7 @@ def test_same_model_gives_same_bytes(tmp_path: Path, tiny: TextModel) -> None:
 def test_versions_sort_and_current(tmp_path: Path, tiny: TextModel) -> None:
     a = write_model(tiny, tmp_path)
     b = write_model(tiny, tmp_path, set_current=False)
-    assert list_versions(tmp_path) == sorted([a, b]) and a < b
+    assert [v.version for v in list_versions(tmp_path)] == sorted([a, b]) and a < b
     assert load_model(tmp_path).version == a
     assert load_model(tmp_path, b).version == b
 
@@ -287,7 +287,7 @@ def test_serving_imports_neither_scikit_learn_nor_joblib(tmp_path: Path, tiny: T
     write_model(tiny, tmp_path, version=V)
     code = (
         "import sys; from pathlib import Path; from moderation.app import create_app; "
-        "from moderation.model import load_model; "
+        "from moderation.artefacts import load_model; "
         f"m = load_model(Path({str(tmp_path)!r})); m.model.predict_scores(['slot gacor', 'x']); "
         "m.model.explain('slot gacor', 'spam'); "
         "print(sorted(k for k in sys.modules if k.split('.')[0] in ('sklearn', 'joblib', 'training')))"

@@ -150,7 +150,7 @@ async def test_service_normalises_content_once(api: Api) -> None:
 
 
 def test_explain_heads_matches_explain_head_by_head(tiny_models_dir: Path) -> None:
-    from moderation.model import load_model
+    from moderation.artefacts import load_model
 
     model = load_model(tiny_models_dir).model
     for text in [*SPAM, *HAM, "", "𝐒𝐋𝐎𝐓 𝐆𝐀𝐂𝐎𝐑 maxwin", "s.l.o.t g4c0r"]:

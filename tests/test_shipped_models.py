@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from moderation.model import LoadedModel, load_model
+from moderation.artefacts import LoadedModel, load_model
 
 pytestmark = pytest.mark.shipped_models
 

@@ -14,7 +14,7 @@ import pytest
 from moderation.app import create_app
 from moderation.domain import Role
 from moderation.appkeys import SITE_LEARNER, SITE_MODEL_CONFIG
-from moderation.model import load_model
+from moderation.artefacts import load_model
 from moderation.pipeline.site_model import SiteModelConfig, SiteModels
 from moderation.settings import CampaignSettings, Settings
 from training.export import write_model

@@ -15,12 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from moderation.model import (
-    MANIFEST_FILE,
-    ModelIntegrityError,
-    TextModel,
-    load_model,
-)
+from moderation.artefacts import MANIFEST_FILE, ModelIntegrityError, load_model
+from moderation.model import TextModel
 
 from .export import write_model
 

@@ -14,7 +14,8 @@ import ftfy.bad_codecs  # noqa: F401 - registers the "sloppy-windows-1252" codec
 import numpy as np
 from sklearn.metrics import average_precision_score, f1_score, precision_recall_curve, roc_auc_score
 
-from moderation.model import TextModel, load_model
+from moderation.artefacts import load_model
+from moderation.model import TextModel
 
 from . import protocol
 from .datasets import (

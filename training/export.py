@@ -1,4 +1,4 @@
-"""Write a TextModel as a versioned, hashed artefact of data files (``moderation.model``'s format, no pickle).
+"""Write a TextModel as a versioned, hashed artefact of data files (``moderation.artefacts``' format, no pickle).
 
 ``out_dir/<version>/{model.npz, model.json, vocab.txt, manifest.json}``; the manifest records the sha256 of
 each file, the format and the provenance (libraries, data sources, metrics, git sha).
@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import platform
 import subprocess
 from pathlib import Path
@@ -17,7 +16,9 @@ from pathlib import Path
 import numpy as np
 import sklearn
 
-from moderation.model import MANIFEST_FILE, MODEL_FORMAT, TextModel, model_files
+from moderation.artefacts import MANIFEST_FILE, model_files
+from moderation.model import MODEL_FORMAT, TextModel
+from moderation.registry import write_atomically, write_current
 
 __all__ = ["write_model", "new_version"]
 
@@ -40,15 +41,6 @@ def new_version(out_dir: Path, now: dt.datetime | None = None) -> str:
     nums = [int(n.rsplit("-", 1)[1]) for n in existing if n.rsplit("-", 1)[1].isdigit()]
     n = max(nums, default=0) + 1
     return f"{day}-{n:02d}"
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def write_model(
@@ -77,7 +69,7 @@ def write_model(
     vdir.mkdir(parents=True, exist_ok=True)
     files = model_files(model)
     for name, data in files.items():
-        _write_durably(vdir / name, data)
+        write_atomically(vdir / name, data)
     th = {h: 0.5 for h in model.heads}
     th.update({h: float(v) for h, v in (thresholds or {}).items()})
     manifest = {
@@ -104,8 +96,8 @@ def write_model(
             raise ValueError(f"extra manifest entry {key!r} would replace a written one")
         manifest[key] = value
     # the manifest goes last: a version directory without one is not listed, so a crash leaves no half version
-    _write_durably(vdir / MANIFEST_FILE,
+    write_atomically(vdir / MANIFEST_FILE,
                    (json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8"))
     if set_current:
-        _write_durably(out_dir / "CURRENT", (version + "\n").encode("utf-8"))
+        write_current(out_dir, version)
     return version

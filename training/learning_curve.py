@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from moderation.model import LoadedModel, TextModel
+from moderation.artefacts import LoadedModel
+from moderation.model import TextModel
 from moderation.pipeline.site_model import SiteModelConfig, SiteModels
 
 from .datasets import Record

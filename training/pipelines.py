@@ -11,7 +11,8 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from moderation.model import Lexicons, TextModel, text_features
+from moderation.features import Lexicons, text_features
+from moderation.model import TextModel
 
 MAX_FEATURES = 300_000
 DEFAULT_C = {"spam": 8.0, "gambling": 8.0}  # others: DEFAULT_C_OTHER

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from moderation.model import Lexicons, TextModel, is_brand_shaped
+from moderation.features import Lexicons, is_brand_shaped
+from moderation.model import TextModel
 from moderation.textnorm import normalize
 
 from .datasets import Record, split_of
@@ -44,7 +45,7 @@ class Prepared:
     brands: frozenset[str]  # known judol brands (situs_judol.csv), normalised
 
     def features(self, recs: Sequence[Record]) -> list[list[str]]:
-        from moderation.model import text_features
+        from moderation.features import text_features
 
         out = []
         for r in recs:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from moderation.model import Lexicons, is_brand_shaped
+from moderation.features import Lexicons, is_brand_shaped
 from moderation.textnorm import char_normalize, normalize
 
 from .datasets import Record, load_kamus_alay

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from moderation.model import LoadedModel, TextModel, load_model
+from moderation.artefacts import LoadedModel, load_model
+from moderation.model import TextModel
 from moderation.textnorm import normalize
 
 from .datasets import HEADS, Record

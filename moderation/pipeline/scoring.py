@@ -20,7 +20,7 @@ from typing import Any
 
 import structlog
 
-from ..model import LoadedModel, ModelError, load_model
+from ..artefacts import LoadedModel, ModelError, load_model
 from ..textnorm import normalize
 from .site_model import SiteModel
 

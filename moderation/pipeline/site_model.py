@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import structlog
 
+from ..artefacts import LoadedModel
 from ..labels import LABEL_TARGETS, MODERATOR_SOURCE
-from ..model import LoadedModel
 
 if TYPE_CHECKING:
     from ..store import Store

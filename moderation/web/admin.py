@@ -10,11 +10,11 @@ import structlog
 from aiohttp import web
 
 from ..appkeys import METRICS, SCORER, SETTINGS, SITE_LEARNER, STORE
+from ..artefacts import ModelError
 from ..auth import require
 from ..domain import Role
 from ..errors import ServiceUnavailable
 from ..middlewares import LOG_FIELDS
-from ..model import ModelError
 from ..registry import list_versions
 
 log = structlog.get_logger(__name__)
