@@ -220,7 +220,8 @@ class LoadedModel:
     manifest: dict
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """The hex sha256 of a file, read in blocks (training hashes its data sources with it too)."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -317,7 +318,7 @@ def _read_verified(models_dir: Path, version: str, manifest: dict, fmt: int) -> 
             actual = hashlib.sha256(data).hexdigest()
             blobs[name] = data
         else:
-            actual = _sha256(path)
+            actual = sha256_file(path)
         if actual != expected:
             raise ModelIntegrityError(f"sha256 mismatch for {path}: manifest {expected[:12]}…, file {actual[:12]}…")
     return blobs

@@ -105,7 +105,7 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Comment:
-    """A stored comment. ``public_view()`` is the only shape that leaves the service for the site."""
+    """A stored comment (what each audience may see of it is in ``views``)."""
 
     id: int
     site_id: str
@@ -124,17 +124,6 @@ class Comment:
     created_at: datetime
     updated_at: datetime
     lang: str | None = None
-
-    def public_view(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "article_id": self.article_id,
-            "parent_id": self.parent_id,
-            "author_name": self.author_name,
-            "author_url": self.author_url,
-            "content": self.content,
-            "created_at": self.created_at.isoformat(),
-        }
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,15 @@ from .workflow import ModeratorDecision
 
 def public_view(comment: Comment) -> dict[str, Any]:
     """What anyone may see: the comment as the site publishes it (no e-mail, no IP, no evidence)."""
-    return comment.public_view()
+    return {
+        "id": comment.id,
+        "article_id": comment.article_id,
+        "parent_id": comment.parent_id,
+        "author_name": comment.author_name,
+        "author_url": comment.author_url,
+        "content": comment.content,
+        "created_at": comment.created_at.isoformat(),
+    }
 
 
 def site_submission_view(comment: Comment) -> dict[str, Any]:

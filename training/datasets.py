@@ -7,7 +7,6 @@ Every adapter takes the dataset folder (``data_root / <name>``) and returns a ``
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import re
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from moderation.artefacts import sha256_file
 from moderation.textnorm import normalize
 
 HEADS = ("spam", "toxic", "gambling", "abusive", "hate_speech")
@@ -43,14 +43,6 @@ class Loaded:
     files: dict[str, str]  # relative path -> sha256
     licence: str
     lexicon: list | None = None
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _labels(**kw: int | None) -> dict[str, int | None]:

@@ -99,7 +99,7 @@ def cluster_json(cluster: ClusterSummary) -> dict[str, Any]:
         "last_at": cluster.last_at.isoformat(),
         "sample": {
             "id": sample.id, "revision": sample.revision, "status": sample.status.value,
-            "comment": sample.public_view(), "author_email": sample.author_email,
+            "comment": views.public_view(sample), "author_email": sample.author_email,
             "reasons": [r.to_json() for r in sample.reasons], "scores": sample.scores,
         },
     }
