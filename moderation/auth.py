@@ -8,6 +8,7 @@ import secrets
 
 from aiohttp import web
 
+from .appkeys import STORE
 from .domain import ApiKey, Role
 from .errors import Forbidden, Unauthorized
 
@@ -34,8 +35,6 @@ def bearer_token(request: web.Request) -> str | None:
 
 async def authenticate(request: web.Request, token: str | None, *roles: Role) -> ApiKey:
     """The key behind ``token`` if it is valid and has one of ``roles``: else 401 / 403."""
-    from .appkeys import STORE
-
     # Our keys are ASCII; anything else (a header byte decoded as a lone surrogate) cannot be one.
     if not token or len(token) > 200 or not token.isascii():
         raise Unauthorized()

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import structlog
 
 from .settings import Settings
+from .store import open_store
 
 log = structlog.get_logger("moderation.workers")
 
@@ -43,8 +44,6 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 async def _migrate(settings: Settings) -> None:
-    from .store import open_store
-
     store = open_store(settings.effective_database_url)
     try:
         await store.migrate()

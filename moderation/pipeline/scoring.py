@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import sys
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,8 +226,6 @@ def _signature_has(owner: object, method: str, parameter: str) -> bool:
 
 def _failure(loaded: LoadedModel, item: _Item) -> ScoringUnavailable:
     # A broken model must hold the comment, never answer 500.
-    import sys
-
     exc = sys.exc_info()[1]
     log.error("model_failed", error=repr(exc), model_version=loaded.version)
     failure = ScoringUnavailable(repr(exc))

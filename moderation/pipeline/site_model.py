@@ -32,17 +32,20 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import structlog
 
 from ..artefacts import LoadedModel
 from ..labels import LABEL_TARGETS, MODERATOR_SOURCE
+from ..store import Store
 
-if TYPE_CHECKING:
-    from ..store import Store
-    from .scoring import Scorer
+
+class ServingModel(Protocol):
+    """Where the model serving now is found (the Scorer): a reload swaps ``current``."""
+
+    current: LoadedModel | None
 
 log = structlog.get_logger(__name__)
 
@@ -255,7 +258,7 @@ class SiteLearner:
     never meets a half-rebuilt head; until then it is scored by the shared model alone.
     """
 
-    def __init__(self, store: Store, scorer: Scorer, config: SiteModelConfig | None = None) -> None:
+    def __init__(self, store: Store, scorer: ServingModel, config: SiteModelConfig | None = None) -> None:
         self.store = store
         self.scorer = scorer
         self.config = config or SiteModelConfig()

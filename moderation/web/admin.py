@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import asdict
@@ -56,8 +57,6 @@ async def stats(request: web.Request) -> web.Response:
 
 async def reload_on_sighup(app: web.Application) -> AsyncIterator[None]:
     """``kill -HUP <pid>`` reloads the models like the admin endpoint does."""
-    import asyncio
-
     loop = asyncio.get_running_loop()
     tasks: set[asyncio.Task[None]] = set()
 
