@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -287,3 +288,25 @@ async def test_python_akismet_client_drives_every_endpoint(api: Api, settings: S
             await bad.comment_check("203.0.113.7", comment_content=HAM)
     assert [(row[1], row[2]) for row in labels(settings)] == [
         ("spam", "akismet.submit-spam"), ("ham", "akismet.submit-ham")]
+
+
+class Slow(Fixed):
+    """A model that takes longer than the policy lets the classifiers take."""
+
+    def predict_scores(self, texts: list[str]) -> list[dict[str, float]]:
+        time.sleep(0.5)
+        return super().predict_scores(texts)
+
+
+async def test_comment_check_scores_under_the_policy_classifier_timeout(make_api: MakeApi,
+                                                                        settings: Settings) -> None:
+    # The same timeout as /v1/comments (services.assess): a slow model is "unavailable", not waited for.
+    policy = Policy(classifier_timeout_seconds=0.05)
+    api = await make_api(Settings(data_dir=settings.data_dir, models_dir=settings.models_dir,
+                                  policy=PolicyBook(default=policy)))
+    with serving(api, Slow(spam=0.01)):
+        started = time.perf_counter()
+        resp = await post(api, "/1.1/comment-check", comment(HAM))
+        waited = time.perf_counter() - started
+    assert resp.status == 503 and resp.headers["X-akismet-debug-help"] == "classifier unavailable"
+    assert waited < 0.4
