@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import orjson
-import structlog
 from aiohttp import web
 
 from .. import i18n, views
@@ -18,7 +17,6 @@ from ..services import Idempotency, sha256_hex
 from ..validation import decode_body, parse_id, validate_submission
 from .body import read_body
 
-log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
 
 MAX_IDEMPOTENCY_KEY = 255

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
 from aiohttp import web
 
 from .. import views
@@ -36,7 +35,6 @@ from .params import (
     read_json_object,
 )
 
-log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
 
 MAX_BULK = 100
