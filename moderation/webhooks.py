@@ -1,8 +1,8 @@
 """Signed notifications to the site: a durable outbox delivered by one background task.
 
-A decision writes its event into ``webhook_outbox`` in the same transaction as the status change,
-so an event exists exactly when the change does. The dispatcher (started and stopped by
-``app.webhooks_ctx``) posts the oldest pending event of each site — in order per site, so a late
+A decision writes its event (``workflow.StatusChange``: the payload, built once) into ``webhook_outbox``
+in the same transaction as the status change, so an event exists exactly when the change does. The
+dispatcher (started and stopped by ``app._webhooks_ctx``, woken by ``Moderation.decide``) posts the oldest pending event of each site — in order per site, so a late
 "published" can never overtake a "removed" — and retries failures with capped exponential backoff
 and jitter. Pending rows are simply still in the table after a restart, so they are picked up again.
 Delivery is at least once: receivers de-duplicate on ``event_id``.
