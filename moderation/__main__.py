@@ -1,7 +1,7 @@
 """The ``moderation`` command: serve, manage keys, try the classifiers.
 
     moderation serve [--host H] [--port P] [--workers N] [--data-dir DIR] [--models-dir DIR] [--policy FILE]
-    moderation keys create --role {site,moderator,admin} --site SITE [--data-dir DIR]
+    moderation keys create --role {site,moderator,admin} --site SITE [--akismet] [--data-dir DIR]
     moderation check "some text"
     moderation models list | promote VERSION|latest | rollback   [--models-dir DIR]
     moderation sites set-webhook --site SITE (--url URL | --remove) [--data-dir DIR]
@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(create)
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.add_argument("--site", required=True, help="the site this key belongs to")
+    create.add_argument("--akismet", action="store_true",
+                        help="site keys: also print a 12-hex Akismet alias of the key (for the Akismet plugin)")
 
     check = commands.add_parser("check", help="print scores and the decision for a text")
     _add_common(check)
@@ -149,7 +151,7 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
-    from .auth import hash_key, new_key
+    from .auth import hash_key, new_akismet_alias, new_key
     from .store import open_store
 
     settings = _settings(args)
@@ -159,17 +161,29 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
         print("error: --site must be 1-100 characters", file=sys.stderr)
         return 2
 
+    if args.akismet and role is not Role.SITE:
+        print("error: --akismet makes an alias of a site key; use --role site", file=sys.stderr)
+        return 2
+
     async def create() -> str:
         store = open_store(settings.effective_database_url)
+        alias = None
         try:
             await store.migrate()
             key = new_key(role)
+            now = datetime.now(UTC)
             record = await store.create_api_key(
-                site_id=site, role=role, key_hash=hash_key(key), prefix=key[:12], now=datetime.now(UTC)
+                site_id=site, role=role, key_hash=hash_key(key), prefix=key[:12], now=now
             )
+            if args.akismet:
+                alias = new_akismet_alias()
+                await store.create_akismet_alias(api_key_id=record.id, alias_hash=hash_key(alias), now=now)
         finally:
             await store.close()
         print(f"Created {role.value} key #{record.id} for site {site!r}. It is shown only once; store it now:")
+        if alias is not None:
+            # The last line stays the key; the alias works only as an Akismet API key (/1.1/, /1.2/).
+            print(f"Akismet API key (alias of this key, for the Akismet plugin only): {alias}")
         return key
 
     print(asyncio.run(create()))

@@ -41,9 +41,10 @@ from .web import (
     moderate,
     openapi,
     queue,
+    site_status,
 )
 from .web.body import close_if_body_unread
-from .web.compat import akismet, perspective
+from .web.compat import akismet, akismet_account, perspective
 from .webhooks import DeliveryConfig, WebhookDispatcher
 
 
@@ -79,12 +80,14 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     app.add_routes(comments.routes)
     app.add_routes(admin.routes)
     app.add_routes(queue.routes)
+    app.add_routes(site_status.routes)  # decisions made in the site's own admin (wp-admin)
     app.add_routes(campaigns.routes)
     # The moderator page: a sub-app with its own templates, static files, headers and HTML errors.
     app.add_subapp(moderate.PREFIX, moderate.create_page_app())
     # Drop-in compatibility: Perspective's comments:analyze and Akismet's comment-check (docs/compat.md).
     app.add_routes(perspective.routes)
     app.add_routes(akismet.routes)
+    app.add_routes(akismet_account.routes)
     return app
 
 

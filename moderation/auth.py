@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 
 from aiohttp import web
@@ -14,11 +15,22 @@ from .errors import Forbidden, Unauthorized
 
 KEY_PREFIXES = {Role.SITE: "mod_site_", Role.MODERATOR: "mod_mod_", Role.ADMIN: "mod_adm_"}
 API_KEY = web.RequestKey("api_key", ApiKey)
+# The one key shape the Akismet WordPress plugin's settings page keeps (it strips every other character).
+AKISMET_ALIAS = re.compile(r"[0-9a-f]{12}")
 
 
 def new_key(role: Role) -> str:
     """A fresh random key; 32 bytes of entropy, so a plain SHA-256 is a safe way to store it."""
     return KEY_PREFIXES[role] + secrets.token_urlsafe(32)
+
+
+def new_akismet_alias() -> str:
+    """12 random hex characters (48 bits): Akismet's key shape, accepted only by the Akismet endpoints."""
+    return secrets.token_hex(6)
+
+
+def is_akismet_alias(token: str) -> bool:
+    return AKISMET_ALIAS.fullmatch(token) is not None
 
 
 def hash_key(key: str) -> str:

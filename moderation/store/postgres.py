@@ -188,6 +188,21 @@ class PostgresStore:
             self.key_cache.put(key_hash, key)
         return key
 
+    async def create_akismet_alias(self, *, api_key_id: int, alias_hash: str, now: datetime) -> None:
+        await self.pool.execute(
+            "INSERT INTO akismet_aliases (alias_hash, api_key_id, created_at) VALUES ($1, $2, $3)",
+            alias_hash, api_key_id, now,
+        )
+
+    async def find_akismet_alias(self, alias_hash: str) -> ApiKey | None:
+        # Not cached: only the Akismet endpoints ask, and a revocation must hold at once there too.
+        row = await self.pool.fetchrow(
+            "SELECT k.id, k.site_id, k.role, k.prefix, k.created_at, k.revoked_at FROM akismet_aliases a "
+            "JOIN api_keys k ON k.id = a.api_key_id WHERE a.alias_hash = $1",
+            alias_hash,
+        )
+        return api_key_from_row(row) if row else None
+
     # -- comments -------------------------------------------------------------------------
     async def get_comment(self, site_id: str, comment_id: int) -> Comment | None:
         row = await self.pool.fetchrow(

@@ -254,6 +254,24 @@ class SQLiteStore:
         ).fetchone()
         return api_key_from_row(row) if row else None
 
+    async def create_akismet_alias(self, *, api_key_id: int, alias_hash: str, now: datetime) -> None:
+        await self._write(
+            lambda conn: conn.execute(
+                "INSERT INTO akismet_aliases (alias_hash, api_key_id, created_at) VALUES (?, ?, ?)",
+                (alias_hash, api_key_id, to_ts(now)),
+            )
+        )
+
+    async def find_akismet_alias(self, alias_hash: str) -> ApiKey | None:
+        row = await self._run(
+            lambda conn: conn.execute(
+                "SELECT k.id, k.site_id, k.role, k.prefix, k.created_at, k.revoked_at FROM akismet_aliases a "
+                "JOIN api_keys k ON k.id = a.api_key_id WHERE a.alias_hash = ?",
+                (alias_hash,),
+            ).fetchone()
+        )
+        return api_key_from_row(row) if row else None
+
     # -- comments -------------------------------------------------------------------------
     async def get_comment(self, site_id: str, comment_id: int) -> Comment | None:
         def get(conn: sqlite3.Connection) -> Comment | None:

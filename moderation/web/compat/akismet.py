@@ -21,8 +21,9 @@ from urllib.parse import parse_qsl
 import structlog
 from aiohttp import web
 
-from ...appkeys import MODERATION
-from ...domain import ApiKey, Submission
+from ...appkeys import MODERATION, STORE
+from ...auth import API_KEY, hash_key, is_akismet_alias
+from ...domain import ApiKey, Role, Submission
 from ...errors import Forbidden, ModerationError, PayloadTooLarge, Unauthorized, ValidationFailed
 from ...labels import HAM, SPAM, SPAM_REASON_CODES
 from ...middlewares import LOG_FIELDS
@@ -113,15 +114,28 @@ async def read_params(request: web.Request) -> dict[str, str]:
 
 
 async def authenticate_params(request: web.Request, params: Params) -> ApiKey:
-    token = params.get("api_key") or params.get("key")
+    token = (params.get("api_key") or params.get("key") or "").strip()
     if not token:
         raise AkismetInvalid('Empty "api_key" value')
+    if is_akismet_alias(token.lower()):
+        return await authenticate_alias(request, token.lower())
     try:
         return await authenticate_site(request, token)
     except Unauthorized:
         raise AkismetInvalid("Your API key is not valid: use a site API key of this service.") from None
     except Forbidden:
         raise AkismetInvalid("This API key is not a site key.") from None
+
+
+async def authenticate_alias(request: web.Request, alias: str) -> ApiKey:
+    """A 12-hex Akismet alias (``moderation keys create --akismet``) stands for its site key here."""
+    key = await request.app[STORE].find_akismet_alias(hash_key(alias))
+    if key is None or key.revoked_at is not None:
+        raise AkismetInvalid("Your API key is not valid: use an Akismet alias or a site API key of this service.")
+    if key.role is not Role.SITE:
+        raise AkismetInvalid("This API key is not a site key.")
+    request[API_KEY] = key
+    return key
 
 
 @routes.route("*", "/1.1/verify-key")

@@ -1,0 +1,233 @@
+<?php
+/**
+ * New comments go to the service before WordPress stores them; decisions made here go back to it.
+ *
+ * @package Moderation
+ */
+
+defined( 'ABSPATH' ) || exit;
+
+/**
+ * The comment hooks: pre_comment_approved (decide), comment_post (remember our id), and
+ * transition_comment_status (tell the service what a moderator did in wp-admin).
+ */
+class Moderation_Comments {
+
+	const META_ID        = '_moderation_id';
+	const META_REVISION  = '_moderation_revision';
+	const META_UNCHECKED = '_moderation_unchecked';
+	const META_CONFLICT  = '_moderation_conflict';
+
+	/**
+	 * What the service said about the comment being inserted, until comment_post gives it an ID.
+	 *
+	 * @var array|null
+	 */
+	private static $pending = null;
+
+	/**
+	 * Hook in.
+	 */
+	public static function register() {
+		// Late, so that core's and other plugins' spam, trash and errors are already decided.
+		add_filter( 'pre_comment_approved', array( __CLASS__, 'decide' ), 99, 2 );
+		add_action( 'comment_post', array( __CLASS__, 'remember' ), 10, 1 );
+		add_action( 'transition_comment_status', array( __CLASS__, 'sync_decision' ), 10, 3 );
+	}
+
+	/**
+	 * Ask the service; publish (1) or hold (0), or refuse the submission with the service's message.
+	 *
+	 * @param int|string|WP_Error $approved    What core and earlier filters decided.
+	 * @param array               $commentdata The comment.
+	 * @return int|string|WP_Error
+	 */
+	public static function decide( $approved, $commentdata ) {
+		self::$pending = null;
+		if ( is_wp_error( $approved ) || 'spam' === $approved || 'trash' === $approved ) {
+			return $approved; // Someone else already refused it: nothing for us to add.
+		}
+		if ( ! empty( $commentdata['comment_type'] ) && 'comment' !== $commentdata['comment_type'] ) {
+			return $approved; // Pingbacks and trackbacks are not readers' comments.
+		}
+		if ( ! Moderation_Client::configured() ) {
+			return $approved;
+		}
+		$answer = Moderation_Client::post(
+			'/v1/comments',
+			self::submission( $commentdata ),
+			array( 'Idempotency-Key' => self::idempotency_key( $commentdata ) )
+		);
+		if ( is_wp_error( $answer ) ) {
+			return self::hold_unchecked( $answer->get_error_message() );
+		}
+		list( $status, $body ) = $answer;
+		if ( 201 === $status && is_array( $body ) && isset( $body['id'], $body['decision'] ) ) {
+			self::$pending = array(
+				'id'       => (int) $body['id'],
+				'revision' => 1,
+			);
+			update_option( 'moderation_last_error', '', false );
+			// "Comment must be manually approved" in Settings → Discussion still holds everything.
+			if ( 'publish' === $body['decision'] && ! get_option( 'comment_moderation' ) ) {
+				return 1;
+			}
+			return 0;
+		}
+		if ( in_array( $status, array( 409, 422, 429 ), true ) && isset( $body['error']['message'] ) ) {
+			return self::refusal( $status, $body['error'] );
+		}
+		/* translators: %d: HTTP status code */
+		return self::hold_unchecked( sprintf( __( 'The moderation service answered HTTP %d.', 'moderation' ), $status ) );
+	}
+
+	/**
+	 * The submission as the service's POST /v1/comments takes it. The e-mail goes only to the service.
+	 *
+	 * @param array $commentdata The comment.
+	 */
+	private static function submission( $commentdata ) {
+		$post_id = (int) $commentdata['comment_post_ID'];
+		$body    = array(
+			'article_id'   => wp_make_link_relative( get_permalink( $post_id ) ),
+			'author_name'  => (string) $commentdata['comment_author'],
+			'author_email' => (string) $commentdata['comment_author_email'],
+			'content'      => (string) $commentdata['comment_content'],
+			'lang'         => Moderation_Client::language(),
+		);
+		if ( ! empty( $commentdata['comment_author_url'] ) ) {
+			$body['author_url'] = (string) $commentdata['comment_author_url'];
+		}
+		if ( ! empty( $commentdata['comment_author_IP'] ) ) {
+			$body['author_ip'] = (string) $commentdata['comment_author_IP'];
+		}
+		if ( ! empty( $commentdata['comment_agent'] ) ) {
+			$body['user_agent'] = substr( (string) $commentdata['comment_agent'], 0, 500 );
+		}
+		$parent = empty( $commentdata['comment_parent'] ) ? 0 : (int) $commentdata['comment_parent'];
+		$ours   = $parent ? (int) get_comment_meta( $parent, self::META_ID, true ) : 0;
+		if ( $ours > 0 ) {
+			$body['parent_id'] = $ours;
+		}
+		return $body;
+	}
+
+	/**
+	 * The same submission retried gets the same answer, not a second comment.
+	 *
+	 * @param array $commentdata The comment.
+	 */
+	private static function idempotency_key( $commentdata ) {
+		return 'wp-' . hash(
+			'sha256',
+			implode(
+				"\0",
+				array(
+					home_url(),
+					(string) $commentdata['comment_post_ID'],
+					(string) $commentdata['comment_author_email'],
+					(string) $commentdata['comment_content'],
+					isset( $commentdata['comment_date_gmt'] ) ? (string) $commentdata['comment_date_gmt'] : '',
+				)
+			)
+		);
+	}
+
+	/**
+	 * The service could not be asked: hold the comment (never publish it unchecked) and say why in wp-admin.
+	 *
+	 * @param string $why What went wrong.
+	 */
+	private static function hold_unchecked( $why ) {
+		self::$pending = array( 'unchecked' => $why );
+		update_option( 'moderation_last_error', gmdate( 'Y-m-d H:i:s' ) . ' UTC: ' . $why, false );
+		return 0;
+	}
+
+	/**
+	 * A 422 (invalid field), 429 (too fast) or 409 (duplicate): the reader sees the service's message,
+	 * in the site's language, on WordPress's own error page with its "back" link.
+	 *
+	 * @param int   $status The HTTP status.
+	 * @param array $error  The service's error object.
+	 */
+	private static function refusal( $status, $error ) {
+		$messages = array();
+		if ( ! empty( $error['fields'] ) && is_array( $error['fields'] ) ) {
+			foreach ( $error['fields'] as $problems ) {
+				foreach ( (array) $problems as $problem ) {
+					if ( isset( $problem['message'] ) ) {
+						$messages[] = (string) $problem['message'];
+					}
+				}
+			}
+		}
+		$text = $messages ? implode( ' ', $messages ) : (string) $error['message'];
+		$code = 429 === $status ? 'comment_flood' : ( 409 === $status ? 'comment_duplicate' : 'moderation_invalid' );
+		return new WP_Error( $code, esc_html( $text ), $status );
+	}
+
+	/**
+	 * The comment now has an ID: keep the service's id and revision with it.
+	 *
+	 * @param int $comment_id The new comment's ID.
+	 */
+	public static function remember( $comment_id ) {
+		if ( null === self::$pending ) {
+			return;
+		}
+		if ( isset( self::$pending['id'] ) ) {
+			add_comment_meta( $comment_id, self::META_ID, self::$pending['id'], true );
+			add_comment_meta( $comment_id, self::META_REVISION, self::$pending['revision'], true );
+		} else {
+			add_comment_meta( $comment_id, self::META_UNCHECKED, self::$pending['unchecked'], true );
+		}
+		self::$pending = null;
+	}
+
+	/**
+	 * A moderator approved, spammed or trashed a comment in WordPress: the service records the same
+	 * decision (a training label, an audit event), so /moderate and wp-admin agree.
+	 *
+	 * @param string     $new_status The new status (approved, unapproved, spam, trash).
+	 * @param string     $old_status The old status.
+	 * @param WP_Comment $comment    The comment.
+	 */
+	public static function sync_decision( $new_status, $old_status, $comment ) {
+		if ( Moderation_Webhook::applying() || $new_status === $old_status ) {
+			return; // The service told us this: it knows already.
+		}
+		$ours = (int) get_comment_meta( $comment->comment_ID, self::META_ID, true );
+		$map  = array(
+			'approved' => 'approved',
+			'spam'     => 'spam',
+			'trash'    => 'trash',
+		);
+		if ( $ours <= 0 || ! isset( $map[ $new_status ] ) || ! Moderation_Client::configured() ) {
+			return;
+		}
+		$user   = wp_get_current_user();
+		$answer = Moderation_Client::post(
+			'/v1/comments/' . $ours . '/status',
+			array(
+				'status'   => $map[ $new_status ],
+				'revision' => max( 1, (int) get_comment_meta( $comment->comment_ID, self::META_REVISION, true ) ),
+				'note'     => $user && $user->ID ? 'wp-admin: user #' . $user->ID : 'WordPress',
+			)
+		);
+		if ( is_wp_error( $answer ) ) {
+			update_comment_meta( $comment->comment_ID, self::META_CONFLICT, $answer->get_error_message() );
+			update_option( 'moderation_last_error', gmdate( 'Y-m-d H:i:s' ) . ' UTC: ' . $answer->get_error_message(), false );
+			return;
+		}
+		list( $status, $body ) = $answer;
+		if ( 200 === $status && isset( $body['revision'] ) ) {
+			update_comment_meta( $comment->comment_ID, self::META_REVISION, (int) $body['revision'] );
+			delete_comment_meta( $comment->comment_ID, self::META_CONFLICT );
+			return;
+		}
+		// 409: decided differently on /moderate meanwhile; its webhook brings this comment in line.
+		$why = isset( $body['error']['message'] ) ? (string) $body['error']['message'] : 'HTTP ' . $status;
+		update_comment_meta( $comment->comment_ID, self::META_CONFLICT, $why );
+	}
+}
