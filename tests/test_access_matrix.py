@@ -54,7 +54,7 @@ def cells(*values: Cell) -> dict[str, Cell]:
     return dict(zip(CALLERS, values, strict=True))
 
 
-def public(status: int = 200) -> dict[str, Cell]:
+def public(status: Cell = 200) -> dict[str, Cell]:
     return cells(*[status] * len(CALLERS))
 
 
@@ -65,6 +65,7 @@ ADMIN_ANY_SITE = cells(401, 401, 401, 401, 403, 403, 200, 403, 403, 200)
 MODERATORS_ANY_SITE = cells(401, 401, 401, 401, 403, 200, 200, 403, 200, 200)
 MODERATORS_OWN_SITE = cells(401, 401, 401, 401, 403, 200, 200, 403, 404, 404)
 SITE_OWN_RESOURCE = cells(401, 401, 401, 401, 201, 403, 403, 404, 403, 403)
+SITE_OWN_DECISION = cells(401, 401, 401, 401, 200, 403, 403, 404, 403, 403)
 PERSPECTIVE = cells(403, 400, 400, 400, 200, 403, 403, 200, 403, 403)
 INVALID = (200, "invalid")
 SIGNED_IN = (200, 'action="/moderate/sign-out"')
@@ -126,6 +127,15 @@ async def decision_on_fresh_comment(ctx: Ctx, caller: str) -> dict[str, Any]:
     cid, rev = await ctx.held_comment()
     return {"path": f"/v1/comments/{cid}/decision", "json": {"action": "approve", "label": "ham", "revision": rev},
             "comment": cid}
+
+
+async def site_status_on_fresh_comment(ctx: Ctx, caller: str) -> dict[str, Any]:
+    cid, rev = await ctx.held_comment()
+    return {"path": f"/v1/comments/{cid}/status", "json": {"status": "approved", "revision": rev}, "comment": cid}
+
+
+async def approved_only_by_site_a(ctx: Ctx, caller: str, req: dict[str, Any]) -> None:
+    assert ctx.status_of(req["comment"]) == ("published" if caller == SA else "held"), caller
 
 
 async def bulk_decision(ctx: Ctx, caller: str) -> dict[str, Any]:
@@ -211,6 +221,8 @@ ROWS: tuple[Row, ...] = (
     Row("GET", "/v1/queue/counts", "bearer", MODERATORS_ANY_SITE),
     Row("POST", "/v1/comments/{comment_id}/decision", "bearer", MODERATORS_OWN_SITE, decision_on_fresh_comment,
         approved_only_by_site_a_moderators),
+    Row("POST", "/v1/comments/{comment_id}/status", "bearer", SITE_OWN_DECISION, site_status_on_fresh_comment,
+        approved_only_by_site_a),
     Row("POST", "/v1/decisions", "bearer", MODERATORS_ANY_SITE, bulk_decision, bulk_result),
     Row("POST", "/v1/comments/{comment_id}/reports", "bearer", SITE_OWN_RESOURCE,
         lambda c, _: _with(comment_path(c, "/reports"), json={"reason": "spam"})),
@@ -259,6 +271,12 @@ ROWS: tuple[Row, ...] = (
         lambda c, _: _form({"blog": "https://a.example", "comment_content": "Semoga lekas pulih."})),
     Row("*", "/1.1/submit-spam", "form", akismet("Thanks"), lambda c, _: _form({"comment_content": "slot gacor"})),
     Row("*", "/1.1/submit-ham", "form", akismet("Thanks"), lambda c, _: _form({"comment_content": "berita bagus"})),
+    Row("*", "/1.1/get-subscription", "form-key", akismet('"active"'), lambda c, _: _form({"blog": "https://a.example"})),
+    Row("*", "/1.1/get-stats", "form-key", akismet('"spam"'), lambda c, _: _form({"from": "all"})),
+    Row("*", "/1.1/deactivate", "form-key", akismet("deactivated"), lambda c, _: _form({"blog": "https://a.example"})),
+    Row("*", "/1.1/verify-wpcom-key", "form-key", public(INVALID), lambda c, _: _form({"user_id": "1"})),
+    Row("*", "/1.2/usage-limit", "form", akismet('"throttled"'), lambda c, _: _form({})),
+    Row("*", "/1.2/key-sites", "form", akismet('"sites"'), lambda c, _: _form({})),
 )
 
 

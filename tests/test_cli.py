@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -62,3 +63,17 @@ def test_models_promote_and_rollback(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["models", "rollback", "--models-dir", str(models)]) == 1  # nothing further back
     assert main(["models", "promote", "--models-dir", str(models), "no-such-version"]) == 1
     assert main(["models", "promote", "--models-dir", str(models), "latest"]) == 1  # no candidate passed a gate
+
+
+def test_keys_create_akismet_alias(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keys", "create", "--role", "site", "--site", "berita-id", "--akismet", "--data-dir", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    key, alias = lines[-1], lines[-2].rsplit(" ", 1)[1]
+    assert key.startswith("mod_site_") and len(alias) == 12 and all(c in "0123456789abcdef" for c in alias)
+    with sqlite3.connect(tmp_path / "moderation.sqlite3") as conn:
+        rows = conn.execute("SELECT a.alias_hash, k.site_id, k.role FROM akismet_aliases a "
+                            "JOIN api_keys k ON k.id = a.api_key_id").fetchall()
+    assert rows == [(hashlib.sha256(alias.encode()).hexdigest(), "berita-id", "site")]  # the hash, never the alias
+    # An alias of a moderator key would let the Akismet endpoints act for a moderator: refused.
+    assert main(["keys", "create", "--role", "moderator", "--site", "x", "--akismet", "--data-dir", str(tmp_path)]) == 2
+    assert "--role site" in capsys.readouterr().err

@@ -13,13 +13,15 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
 
+from moderation.auth import hash_key, new_akismet_alias
 from moderation.domain import Role
-from moderation.appkeys import SCORER
+from moderation.appkeys import SCORER, STORE
 from moderation.policy import Policy, PolicyBook
 from moderation.settings import Settings
 
@@ -310,3 +312,64 @@ async def test_comment_check_scores_under_the_policy_classifier_timeout(make_api
         waited = time.perf_counter() - started
     assert resp.status == 503 and resp.headers["X-akismet-debug-help"] == "classifier unavailable"
     assert waited < 0.4
+
+
+# -- Akismet-shaped aliases and the account calls (the WordPress plugin's settings page) ----------------
+
+
+async def alias_of_site_key(api: Api, site: str = "kompas-test") -> tuple[str, str]:
+    """A site key and a 12-hex alias of it, as ``moderation keys create --akismet`` makes them."""
+    key = await api.key(site=site)
+    record = await api.app[STORE].find_api_key(hash_key(key))
+    assert record is not None
+    alias = new_akismet_alias()
+    await api.app[STORE].create_akismet_alias(api_key_id=record.id, alias_hash=hash_key(alias),
+                                              now=datetime.now(UTC))
+    return key, alias
+
+
+async def test_akismet_alias_stands_for_its_site_key_on_the_akismet_endpoints_only(api: Api) -> None:
+    key, alias = await alias_of_site_key(api)
+    assert len(alias) == 12
+    # The plugin's settings page keeps only hex characters: the alias survives it, case and all.
+    for sent in (alias, alias.upper()):
+        resp = await api.client.post("/1.1/verify-key", data={"key": sent, "blog": "https://berita.example.co.id/"})
+        assert await resp.text() == "valid"
+    with serving(api, Fixed(spam=0.999)):
+        checked = await post(api, "/1.1/comment-check", comment(JUDOL), key=alias)
+        assert await checked.text() == "true"
+    assert await (await post(api, "/1.1/submit-spam", comment(JUDOL), key=alias)).text() == THANKS
+    # Not a bearer key of the API: 48 bits are enough for Akismet's calls, not for reading comments.
+    bearer = await api.client.get("/v1/comments/1", headers={"Authorization": f"Bearer {alias}"})
+    assert bearer.status == 401
+    unknown = await api.client.post("/1.1/verify-key", data={"key": "0123456789ab"})
+    assert await unknown.text() == "invalid" and "alias" in unknown.headers["X-akismet-debug-help"]
+
+
+async def test_akismet_alias_dies_with_its_key(api: Api, settings: Settings) -> None:
+    key, alias = await alias_of_site_key(api)
+    with sqlite3.connect(settings.effective_database_url.removeprefix("sqlite:///")) as conn:
+        conn.execute("UPDATE api_keys SET revoked_at = '2026-01-01T00:00:00.000000Z'")
+    resp = await api.client.post("/1.1/verify-key", data={"key": alias})
+    assert await resp.text() == "invalid"
+
+
+async def test_account_calls_answer_plainly(api: Api) -> None:
+    _, alias = await alias_of_site_key(api)
+    subscription = await api.client.post("/1.1/get-subscription", data={"key": alias, "blog": "https://b.example/"})
+    assert subscription.status == 200
+    assert (await subscription.json())["status"] == "active"
+    stats = await (await api.client.post("/1.1/get-stats", data={"key": alias, "from": "all"})).json()
+    assert stats["spam"] == 0 and stats["accuracy"] == 0
+    assert await (await api.client.post("/1.1/deactivate", data={"key": alias})).text() == "deactivated"
+    usage = await (await api.client.post("/1.2/usage-limit", data={"api_key": alias})).json()
+    assert usage == {"limit": "none", "usage": 0, "percentage": "0", "throttled": False}
+    sites = await (await api.client.post("/1.2/key-sites", data={"api_key": alias})).json()
+    assert sites["sites"] == [] and sites["total"] == 0
+    csv = await api.client.post("/1.2/key-sites", data={"api_key": alias, "format": "csv"})
+    assert (await csv.text()).startswith("Site,Total API calls")
+    wpcom = await api.client.post("/1.1/verify-wpcom-key", data={"api_key": alias, "user_id": "1"})
+    assert await wpcom.text() == "invalid"
+    for path in ("/1.1/get-subscription", "/1.2/usage-limit"):
+        refused = await api.client.post(path, data={"key": "not-a-key"})
+        assert await refused.text() == "invalid" and refused.headers["X-akismet-debug-help"]

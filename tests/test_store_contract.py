@@ -993,3 +993,14 @@ async def test_campaign_holds_count_as_spam_in_the_queue(store: Store) -> None:
     assert [i.comment.id for i in page.items] == [held.id]
     assert page.items[0].reason_kinds == ("spam",)
     assert (await store.queue_counts("site-a"))["held_by_reason"]["spam"] == 1
+
+
+async def test_akismet_alias_round_trip(store: Store) -> None:
+    key = await store.create_api_key(site_id="site-a", role=Role.SITE, key_hash="h-site", prefix="mod_site_x", now=NOW)
+    await store.create_akismet_alias(api_key_id=key.id, alias_hash="h-alias", now=NOW)
+    found = await store.find_akismet_alias("h-alias")
+    assert found is not None and found.id == key.id and found.site_id == "site-a" and found.role is Role.SITE
+    assert await store.find_akismet_alias("h-site") is None  # a key's own hash is not an alias
+    assert await store.find_api_key("h-alias") is None  # nor is an alias a key of the API
+    with pytest.raises(Exception):  # noqa: B017 - each backend raises its own integrity error
+        await store.create_akismet_alias(api_key_id=key.id, alias_hash="h-alias", now=NOW)
