@@ -3,7 +3,7 @@
 Contract tests replay Akismet's published examples: the response examples of the OpenAPI spec in
 Automattic/akismet-sdk-php (spec.yml), the key-verification sample on akismet.com/developers, and the
 comment-check parameters and test values of akismet.com/developers/detailed-docs/comment-check. The
-real-client test drives python-akismet (``akismet`` on PyPI, by ubernostrum) against the test server.
+real-client test drives the ``akismet`` Python client (PyPI ``akismet``, by ubernostrum; not ``python-akismet``) against the test server.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ async def test_verify_key_example(api: Api) -> None:
     resp = await api.client.post("/1.1/verify-key", data={"api_key": key, "blog": "http://www.yourblogdomainname.com/"})
     assert resp.status == 200 and resp.content_type == "text/plain"
     assert await resp.text() == "valid"
-    # Older clients (and python-akismet) send the key as "key" (spec.yml KeyVerificationParameters).
+    # Older clients (and the akismet client) send the key as "key" (spec.yml KeyVerificationParameters).
     resp = await api.client.post("/1.1/verify-key", data={"key": key, "blog": "http://www.yourblogdomainname.com/"})
     assert await resp.text() == "valid"
     resp = await api.client.post("/1.1/verify-key", data={"key": "123YourAPIKey", "blog": "http://x.example/"})
@@ -244,11 +244,11 @@ async def test_latin1_blog_charset(api: Api) -> None:
     assert await resp.text() == THANKS
 
 
-# --- a real client: python-akismet (ubernostrum) ---------------------------------------------------------
+# --- a real client: the akismet client (PyPI akismet, ubernostrum) ---------------------------------------------------------
 
 
 async def test_python_akismet_client_drives_every_endpoint(api: Api, settings: Settings) -> None:
-    # python-akismet has no base-URL setting (its API URL is a constant); its documented http_client
+    # The akismet client has no base-URL setting (its API URL is a constant); its documented http_client
     # argument takes an httpx client, and an httpx transport can send rest.akismet.com's URLs here.
     # Installed by the test extra; a missing install must fail here, not skip.
     import akismet

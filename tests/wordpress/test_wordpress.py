@@ -214,7 +214,10 @@ def test_plugin_end_to_end(stack: Stack, browser: Any) -> None:
     assert wp.eval(f"wp_set_current_user(1); return wp_set_comment_status({judol.comment_id}, 'approve');") is True
     assert stack.api("GET", f"/v1/comments/{ours['judol']}")["status"] == "rejected"
     assert "rejected" in wp.comment(judol.comment_id)["meta"]["_moderation_conflict"]
-    assert wp.eval(f"return wp_spam_comment({judol.comment_id});") is True  # back in line for the later checks
+    page.goto(wp.url + "/wp-admin/edit-comments.php")  # and said so on the Comments screen, in Indonesian
+    assert "1 komentar diputuskan di sini berbeda dari layanan moderasi" in page.locator(".notice-warning").inner_text()
+    assert wp.eval(f"return wp_spam_comment({judol.comment_id});") is True  # back in line: the conflict is gone
+    assert "_moderation_conflict" not in wp.comment(judol.comment_id)["meta"]
 
     context.close()
     # What a reader sees (signed out): the published comments, never the held ones or an e-mail address.

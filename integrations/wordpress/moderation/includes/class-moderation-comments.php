@@ -33,6 +33,27 @@ class Moderation_Comments {
 		add_filter( 'pre_comment_approved', array( __CLASS__, 'decide' ), 99, 2 );
 		add_action( 'comment_post', array( __CLASS__, 'remember' ), 10, 1 );
 		add_action( 'transition_comment_status', array( __CLASS__, 'sync_decision' ), 10, 3 );
+		add_action( 'admin_notices', array( __CLASS__, 'conflict_notice' ) );
+	}
+
+	/**
+	 * On the Comments screen: how many decisions made here the service refused, so nobody believes
+	 * the two queues agree when they do not.
+	 */
+	public static function conflict_notice() {
+		global $wpdb;
+		$screen = function_exists( 'get_current_screen' ) ? get_current_screen() : null;
+		if ( ! $screen || 'edit-comments' !== $screen->id || ! current_user_can( 'moderate_comments' ) ) {
+			return;
+		}
+		$count = (int) $wpdb->get_var(
+			$wpdb->prepare( "SELECT COUNT(*) FROM {$wpdb->commentmeta} WHERE meta_key = %s", self::META_CONFLICT )
+		);
+		if ( $count > 0 ) {
+			/* translators: %d: number of comments */
+			$text = sprintf( _n( '%d comment was decided here differently from the moderation service (which had decided it already, or could not be reached). Its decision on the service stands.', '%d comments were decided here differently from the moderation service (which had decided them already, or could not be reached). Their decisions on the service stand.', $count, 'moderation' ), $count );
+			echo '<div class="notice notice-warning"><p>' . esc_html( $text ) . '</p></div>';
+		}
 	}
 
 	/**
