@@ -8,17 +8,22 @@ wp-admin decision through WordPress's own functions, every /moderate decision th
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
+import http.client
+import json
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ..browser.conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+from ..browser.conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, _require_chromium
 from ..served import Served, create_key, free_port, serve
 from .site import ADMIN_PASSWORD, ADMIN_USER, WordPress, php, require_wordpress
 
@@ -83,9 +88,6 @@ class Stack:
         return sqlite3.connect(self.data_dir / "moderation.sqlite3")
 
     def api(self, method: str, path: str, role: str = "site") -> Any:
-        import json
-        import urllib.request
-
         assert self.service is not None
         request = urllib.request.Request(self.service.url + path, method=method,
                                          headers={"Authorization": f"Bearer {self.keys[role]}"})
@@ -106,8 +108,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, tiny_models_dir: Path) -> It
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not installed")
+    _require_chromium()  # a skip, or a failure with MODERATION_REQUIRE_BROWSER=1
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -123,6 +124,20 @@ def shoot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def webhook(wp: WordPress, secret: str, event: dict[str, Any], *, sign_with: str | None = None, age: int = 0) -> int:
+    """POST an event to the plugin's REST route, signed as the service signs (or not quite)."""
+    body = json.dumps(event)
+    stamp = str(int(time.time()) - age)
+    signature = hmac.new((sign_with or secret).encode(), f"{stamp}.{body}".encode(), hashlib.sha256).hexdigest()
+    conn = http.client.HTTPConnection("127.0.0.1", wp.port, timeout=30)
+    try:
+        conn.request("POST", "/?rest_route=/moderation/v1/webhook", body=body,
+                     headers={"Content-Type": "application/json", "X-Moderation-Signature": f"t={stamp},v1={signature}"})
+        return conn.getresponse().status
+    finally:
+        conn.close()
 
 
 def wp_login(page: Any, wp: WordPress) -> None:
@@ -196,6 +211,15 @@ def test_plugin_end_to_end(stack: Stack, browser: Any) -> None:
     approved = wp.wait_for_status(insult.comment_id, "approved")
     assert approved["status"] == "approved" and approved["meta"]["_moderation_revision"] == "2"
     mod.close()
+
+    # The webhook route takes only what the service signed, recently.
+    assert webhook(wp, stack.webhook_secret, {"event": "comment.status_changed", "comment_id": ours["judol"],
+                                              "status": "published", "revision": 9}, sign_with="wrong") == 401
+    assert webhook(wp, stack.webhook_secret, {"event": "comment.status_changed", "comment_id": ours["judol"],
+                                              "status": "published", "revision": 9}, age=3600) == 401
+    assert webhook(wp, stack.webhook_secret, {"event": "comment.status_changed", "comment_id": 987654,
+                                              "status": "published", "revision": 2}) == 200  # not ours: ignored
+    assert wp.comment(judol.comment_id)["status"] == "unapproved"
 
     # Spam in wp-admin, through WordPress's own function: the service records a spam decision and label.
     assert wp.eval(f"wp_set_current_user(1); return wp_spam_comment({judol.comment_id});") is True
