@@ -18,7 +18,14 @@ from ..keys import STORE
 from ..middlewares import LOG_FIELDS
 from ..store import ModeratorAction, ModeratorDecision
 from ..validation import MAX_DB_INT
-from .queue import apply_decision, comment_id_from_path, note_problem, outcome_json, read_json_object
+from .queue import (
+    MAX_NOTE,
+    apply_decision,
+    comment_id_from_path,
+    note_problem,
+    outcome_json,
+    read_json_object,
+)
 
 routes = web.RouteTableDef()
 
@@ -44,7 +51,8 @@ def parse_site_status(body: dict[str, object]) -> tuple[str, int, str | None]:
         problems["revision"] = [{"code": "required", "message": "The revision the site last saw (an integer)."}]
     note = body.get("note")
     if note_problem(note):
-        problems["note"] = [{"code": "invalid", "message": "Text of at most 1000 characters, no control characters."}]
+        problems["note"] = [{"code": "invalid",
+                             "message": f"Text of at most {MAX_NOTE} characters, no control characters."}]
     if problems:
         raise ValidationFailed("The status change is not valid.", code="invalid_status_change", fields=problems)
     assert isinstance(status, str) and isinstance(revision, int)
