@@ -1,8 +1,9 @@
 """``POST /v1/comments/{id}/status`` (site key): a decision made in the site's own admin (wp-admin).
 
 The site's moderators may work in WordPress instead of ``/moderate``; their approve / spam / trash
-reaches us here and is applied exactly as a moderator's decision (``queue.apply_decision``: one
-transaction with the revision check, audit event, training label and webhook), so both queues agree.
+reaches us here and is applied exactly as a moderator's decision (``services.Moderation.decide``, as
+``POST /v1/comments/{id}/decision``: one transaction with the revision check, audit event, training label
+and webhook), so both queues agree.
 The site names the status it set, not our action: which action that is depends on where the comment
 is now (a held comment marked spam is rejected, a published one is taken down).
 """
@@ -14,18 +15,12 @@ from aiohttp import web
 from ..auth import require
 from ..domain import Role, Status
 from ..errors import NotFound, StaleRevision, ValidationFailed
-from ..keys import STORE
+from ..keys import MODERATION, STORE
 from ..middlewares import LOG_FIELDS
-from ..store import ModeratorAction, ModeratorDecision
 from ..validation import MAX_DB_INT
-from .queue import (
-    MAX_NOTE,
-    apply_decision,
-    comment_id_from_path,
-    note_problem,
-    outcome_json,
-    read_json_object,
-)
+from ..views import decision_view
+from ..workflow import ModeratorAction, ModeratorDecision
+from .params import MAX_NOTE, comment_id_from_path, note_problem, read_json_object
 
 routes = web.RouteTableDef()
 
@@ -79,7 +74,7 @@ async def set_status(request: web.Request) -> web.Response:
     decision = ModeratorDecision(comment_id=comment_id, action=action_for(site_status, comment.status),
                                  label=SITE_STATUSES[site_status], revision=revision, note=note)
     try:
-        outcome = await apply_decision(request.app, key, decision)
+        outcome = await request.app[MODERATION].decide(key, decision)
     except StaleRevision:
         # Nothing to decide when both sides already agree: answered as done, and nothing is learnt twice.
         current = await request.app[STORE].get_comment(key.site_id, comment_id)
@@ -89,4 +84,4 @@ async def set_status(request: web.Request) -> web.Response:
                                   "previous_status": current.status.value, "revision": current.revision,
                                   "changed": False})
     request[LOG_FIELDS].update(action=decision.action.value)
-    return web.json_response({**outcome_json(outcome, decision), "changed": True})
+    return web.json_response({**decision_view(outcome, decision), "changed": True})
