@@ -47,12 +47,13 @@ class Stack:
         self.wp: WordPress | None = None
         self.keys: dict[str, str] = {}
         self.akismet_alias = ""
+        self.policy = tmp / "policy.toml"
         self.webhook_secret = ""
         self.post_id = 0
 
     def start(self) -> None:
         wp_port = free_port()
-        policy = self.tmp / "policy.toml"
+        policy = self.policy
         # One reader IP for every test comment: no flood interval. Thresholds are the tiny model's own.
         policy.write_text("[default]\nflood_interval_seconds = 0\nmin_submit_seconds = 0\n", encoding="utf-8")
         self.keys["site"] = create_key(self.data_dir, "site", SITE)
@@ -78,6 +79,13 @@ class Stack:
         result = subprocess.run([sys.executable, "-m", "moderation", *args, "--data-dir", str(self.data_dir)],
                                 capture_output=True, text=True, timeout=120, check=True)
         return result.stdout
+
+    def restart_service(self) -> Served:
+        """The service back, on a new port (the same data): WordPress's setting must follow it."""
+        self.service = self.exits.enter_context(
+            serve(self.data_dir, self.models_dir, MODERATION_POLICY_FILE=str(self.policy))
+        )
+        return self.service
 
     def stop_service(self) -> None:
         assert self.service is not None
@@ -320,6 +328,15 @@ def test_service_down_holds_new_comments(stack: Stack) -> None:
     assert state["status"] == "unapproved" and "_moderation_unchecked" in state["meta"]
     assert "_moderation_id" not in state["meta"]
     assert wp.eval("return get_option('moderation_last_error');") != ""
+    assert wp.eval("return (bool) wp_next_scheduled('moderation_recheck');") is True
+
+    # Back up: the scheduled recheck sends it, and the service's decision is applied in WordPress.
+    service = stack.restart_service()
+    wp.eval(f"update_option('moderation_service_url', {php(service.url)}); do_action('moderation_recheck'); return 1;")
+    state = wp.comment(posted.comment_id)
+    assert state["status"] == "approved" and "_moderation_unchecked" not in state["meta"], state
+    assert stack.api("GET", f"/v1/comments/{state['meta']['_moderation_id']}")["status"] == "published"
+    assert wp.eval("return get_option('moderation_last_error');") == ""
 
 
 def test_uninstall_removes_options_and_meta(stack: Stack) -> None:

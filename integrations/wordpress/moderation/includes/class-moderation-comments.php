@@ -17,6 +17,9 @@ class Moderation_Comments {
 	const META_REVISION  = '_moderation_revision';
 	const META_UNCHECKED = '_moderation_unchecked';
 	const META_CONFLICT  = '_moderation_conflict';
+	const RECHECK_HOOK   = 'moderation_recheck';
+	const RECHECK_DELAY  = 300; // Seconds between attempts to send the comments held unchecked.
+	const RECHECK_BATCH  = 50;
 
 	/**
 	 * What the service said about the comment being inserted, until comment_post gives it an ID.
@@ -34,6 +37,7 @@ class Moderation_Comments {
 		add_action( 'comment_post', array( __CLASS__, 'remember' ), 10, 1 );
 		add_action( 'transition_comment_status', array( __CLASS__, 'sync_decision' ), 10, 3 );
 		add_action( 'admin_notices', array( __CLASS__, 'conflict_notice' ) );
+		add_action( self::RECHECK_HOOK, array( __CLASS__, 'recheck' ) );
 	}
 
 	/**
@@ -202,8 +206,67 @@ class Moderation_Comments {
 			add_comment_meta( $comment_id, self::META_REVISION, self::$pending['revision'], true );
 		} else {
 			add_comment_meta( $comment_id, self::META_UNCHECKED, self::$pending['unchecked'], true );
+			self::schedule_recheck();
 		}
 		self::$pending = null;
+	}
+
+	/**
+	 * Try again later (WP-Cron) to send what the service could not check.
+	 */
+	private static function schedule_recheck() {
+		if ( ! wp_next_scheduled( self::RECHECK_HOOK ) ) {
+			wp_schedule_single_event( time() + self::RECHECK_DELAY, self::RECHECK_HOOK );
+		}
+	}
+
+	/**
+	 * Send the comments held unchecked that still wait for a decision, so they reach /moderate too; the
+	 * service's decision is applied as if it had answered at once. Comments a moderator already decided
+	 * in wp-admin are left as they are.
+	 */
+	public static function recheck() {
+		global $wpdb;
+		$ids = $wpdb->get_col(
+			$wpdb->prepare(
+				"SELECT comment_id FROM {$wpdb->commentmeta} WHERE meta_key = %s ORDER BY comment_id LIMIT %d",
+				self::META_UNCHECKED,
+				self::RECHECK_BATCH
+			)
+		);
+		foreach ( $ids as $comment_id ) {
+			$comment = get_comment( (int) $comment_id, ARRAY_A );
+			if ( ! $comment || 'unapproved' !== wp_get_comment_status( (int) $comment_id ) ) {
+				delete_comment_meta( (int) $comment_id, self::META_UNCHECKED );
+				continue;
+			}
+			$answer = Moderation_Client::post(
+				'/v1/comments',
+				self::submission( $comment ),
+				array( 'Idempotency-Key' => self::idempotency_key( $comment ) )
+			);
+			$status = is_wp_error( $answer ) ? 0 : $answer[0];
+			if ( 0 === $status || 429 === $status || $status >= 500 ) {
+				self::schedule_recheck(); // Still unreachable (or busy): the rest waits for the next attempt.
+				return;
+			}
+			delete_comment_meta( (int) $comment_id, self::META_UNCHECKED );
+			$body = $answer[1];
+			if ( 201 !== $status || ! isset( $body['id'], $body['decision'] ) ) {
+				$why = isset( $body['error']['message'] ) ? (string) $body['error']['message'] : 'HTTP ' . $status;
+				update_comment_meta( (int) $comment_id, self::META_CONFLICT, $why );
+				continue;
+			}
+			add_comment_meta( (int) $comment_id, self::META_ID, (int) $body['id'], true );
+			add_comment_meta( (int) $comment_id, self::META_REVISION, 1, true );
+			if ( 'publish' === $body['decision'] && ! get_option( 'comment_moderation' ) ) {
+				Moderation_Webhook::apply_status( (int) $comment_id, 'approve' );
+			}
+		}
+		if ( count( $ids ) === self::RECHECK_BATCH ) {
+			self::schedule_recheck(); // More are waiting.
+		}
+		update_option( 'moderation_last_error', '', false );
 	}
 
 	/**

@@ -36,6 +36,24 @@ class Moderation_Webhook {
 	}
 
 	/**
+	 * Set a status the service decided, without telling the service about it again.
+	 *
+	 * @param int    $comment_id The WordPress comment.
+	 * @param string $target     approve, hold, spam or trash.
+	 */
+	public static function apply_status( $comment_id, $target ) {
+		if ( wp_get_comment_status( $comment_id ) === self::status_name( $target ) ) {
+			return;
+		}
+		self::$applying = true;
+		try {
+			wp_set_comment_status( $comment_id, $target );
+		} finally {
+			self::$applying = false;
+		}
+	}
+
+	/**
 	 * The webhook's URL, to give to `moderation sites set-webhook`.
 	 */
 	public static function url() {
@@ -119,14 +137,7 @@ class Moderation_Webhook {
 		if ( null === $target ) {
 			return new WP_Error( 'moderation_bad_status', __( 'Unknown status.', 'moderation' ), array( 'status' => 400 ) );
 		}
-		self::$applying = true;
-		try {
-			if ( wp_get_comment_status( $comment_id ) !== self::status_name( $target ) ) {
-				wp_set_comment_status( $comment_id, $target );
-			}
-		} finally {
-			self::$applying = false;
-		}
+		self::apply_status( $comment_id, $target );
 		update_comment_meta( $comment_id, Moderation_Comments::META_REVISION, (int) $event['revision'] );
 		delete_comment_meta( $comment_id, Moderation_Comments::META_CONFLICT );
 		return rest_ensure_response(
