@@ -251,6 +251,14 @@ def test_plugin_end_to_end(stack: Stack, browser: Any) -> None:
     assert wp.eval(f"return wp_spam_comment({judol.comment_id});") is True  # back in line: the conflict is gone
     assert "_moderation_conflict" not in wp.comment(judol.comment_id)["meta"]
 
+    # The editors' own replies (signed in, may moderate) are trusted as core trusts them: not sent.
+    page.goto(wp.url + f"/?p={stack.post_id}")
+    page.fill("#comment", "Terima kasih atas masukannya. Salam, Redaksi.")
+    with page.expect_navigation():
+        page.click("#submit")
+    reply = wp.eval("return get_comments(array('author__in' => array(1), 'status' => 'all', 'fields' => 'ids'));")
+    assert len(reply) == 1 and wp.comment(reply[0])["status"] == "approved"
+    assert "_moderation_id" not in wp.comment(reply[0])["meta"]
     context.close()
     # What a reader sees (signed out): the published comments, never the held ones or an e-mail address.
     reader = browser.new_context(locale="id-ID", viewport={"width": 1200, "height": 900})

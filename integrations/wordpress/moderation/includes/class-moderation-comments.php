@@ -75,6 +75,9 @@ class Moderation_Comments {
 		if ( ! empty( $commentdata['comment_type'] ) && 'comment' !== $commentdata['comment_type'] ) {
 			return $approved; // Pingbacks and trackbacks are not readers' comments.
 		}
+		if ( ! empty( $commentdata['user_id'] ) && user_can( (int) $commentdata['user_id'], 'moderate_comments' ) ) {
+			return $approved; // The site's own moderators and editors are trusted, as in core and Akismet.
+		}
 		if ( ! Moderation_Client::configured() ) {
 			return $approved;
 		}
