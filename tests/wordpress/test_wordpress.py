@@ -347,6 +347,25 @@ def test_service_down_holds_new_comments(stack: Stack) -> None:
     assert wp.eval("return get_option('moderation_last_error');") == ""
 
 
+def test_flood_is_refused_in_the_readers_language(stack: Stack) -> None:
+    wp = stack.wp
+    assert wp is not None
+    # The service's own flood rule (by e-mail or IP: every test comment comes from 127.0.0.1) this time,
+    # short enough to wait out the earlier tests' comments; policies are read at start-up.
+    stack.stop_service()
+    stack.policy.write_text("[default]\nflood_interval_seconds = 4\nmin_submit_seconds = 0\n", encoding="utf-8")
+    service = stack.restart_service()
+    wp.eval(f"update_option('moderation_service_url', {php(service.url)}); return 1;")
+    time.sleep(4.5)
+    first = wp.post_comment(stack.post_id, author="Yanto", email="yanto@example.co.id",
+                            content="Posko pengungsian di kelurahan kami butuh selimut.")
+    second = wp.post_comment(stack.post_id, author="Yanto", email="yanto@example.co.id",
+                             content="Juga butuh air bersih dan obat-obatan.")
+    assert first.status == 302 and first.comment_id
+    assert second.status == 429 and second.comment_id is None
+    assert "Anda mengirim komentar terlalu cepat" in second.body, second.body[-2000:]
+
+
 def test_uninstall_removes_options_and_meta(stack: Stack) -> None:
     wp = stack.wp
     assert wp is not None

@@ -173,8 +173,9 @@ class Moderation_Comments {
 	}
 
 	/**
-	 * A 422 (invalid field), 429 (too fast) or 409 (duplicate): the reader sees the service's message,
-	 * in the site's language, on WordPress's own error page with its "back" link.
+	 * A 422 (invalid field), 429 (too fast) or 409 (duplicate): the reader sees why, in the site's language
+	 * (the service's field messages; WordPress's wording for flood and duplicate), on WordPress's error page
+	 * with its "back" link.
 	 *
 	 * @param int   $status The HTTP status.
 	 * @param array $error  The service's error object.
@@ -190,9 +191,16 @@ class Moderation_Comments {
 				}
 			}
 		}
+		if ( 429 === $status ) {
+			// WordPress's words, translated here (the service says it in English; Debian's id_ID pack misses it).
+			/** This filter is documented in wp-includes/comment-template.php */
+			return new WP_Error( 'comment_flood', apply_filters( 'comment_flood_message', __( 'You are posting comments too quickly. Slow down.', 'moderation' ) ), 429 );
+		}
+		if ( 409 === $status ) {
+			return new WP_Error( 'comment_duplicate', __( 'Duplicate comment detected; it looks as though you&#8217;ve already said that!', 'moderation' ), 409 );
+		}
 		$text = $messages ? implode( ' ', $messages ) : (string) $error['message'];
-		$code = 429 === $status ? 'comment_flood' : ( 409 === $status ? 'comment_duplicate' : 'moderation_invalid' );
-		return new WP_Error( $code, esc_html( $text ), $status );
+		return new WP_Error( 'moderation_invalid', esc_html( $text ), $status );
 	}
 
 	/**
