@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from moderation.appkeys import SCORER, STORE
 from moderation.auth import hash_key, new_akismet_alias
 from moderation.domain import Role
-from moderation.appkeys import SCORER, STORE
 from moderation.policy import Policy, PolicyBook
 from moderation.settings import Settings
 

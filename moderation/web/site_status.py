@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..appkeys import MODERATION, STORE
 from ..auth import require
 from ..domain import Role, Status
 from ..errors import NotFound, StaleRevision, ValidationFailed
-from ..keys import MODERATION, STORE
 from ..middlewares import LOG_FIELDS
 from ..validation import MAX_DB_INT
 from ..views import decision_view
