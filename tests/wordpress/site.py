@@ -8,11 +8,13 @@ MODERATION_REQUIRE_WORDPRESS=1 (CI), where that is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import time
 import urllib.parse
@@ -152,9 +154,10 @@ class WordPress:
         env = {**os.environ, "MODERATION_WP_CONFIG": self.name, "MODERATION_WP_CONTENT": str(self.content),
                "PHP_CLI_SERVER_WORKERS": "4"}  # webhooks arrive while a page is being served
         with (self.root / "php-server.log").open("wb") as log:
+            # Its own process group: with workers, php -S forks children that must stop with it.
             self.process = subprocess.Popen(
                 ["php", "-S", self.host, "-t", str(WORDPRESS), str(HERE / "router.php")],
-                stdout=log, stderr=subprocess.STDOUT, env=env,
+                stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -167,11 +170,12 @@ class WordPress:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
+            with contextlib.suppress(ProcessLookupError):  # the whole group already gone
+                os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
             self.process = None
         self.config_file.unlink(missing_ok=True)
