@@ -273,14 +273,16 @@ class CampaignMemory:
         self._add(site, comment_id, cluster, observation.minhash, at)
 
     # -- the decision path ----------------------------------------------------------------------------
-    async def learn(self, site_id: str, comment_id: int, content: str, *, action: str, label: str,
+    async def learn(self, site_id: str, comment_id: int, content: str, *, action: str, label: str | None,
                     actor: str) -> int:
         """Turn one committed moderator decision into signature votes; returns signatures changed.
 
         Rejections (and take-downs) labelled spam vote for what the comment contains; approvals weaken
         the signatures it matches. Toxic or other rejections teach nothing here (not a campaign).
         """
-        if action == "approve":
+        if label is None:
+            return 0  # a comment reopened: nobody said what it is
+        if action in ("approve", "restore"):  # a rescue in the site's admin is an approval too
             vote = "approve"
         elif action in ("reject", "remove") and label == "spam":
             vote = "reject"

@@ -259,7 +259,7 @@ class Moderation:
 
     def _count_decision(self, decision: ModeratorDecision, outcome: DecisionOutcome) -> None:
         metrics = self.metrics
-        metrics.moderator_actions.labels(action=decision.action.value, label=decision.label).inc()
+        metrics.moderator_actions.labels(action=decision.action.value, label=decision.label or "none").inc()
         comment = outcome.comment
         version = comment.model_version or "none"
         if (comment.decision is Decision.HOLD and outcome.previous_status is Status.HELD

@@ -31,13 +31,20 @@ class ModeratorAction(enum.StrEnum):
     APPROVE = "approve"  # publish a held comment, or keep a reported one up and close its reports
     REJECT = "reject"  # refuse a held comment, or take down a reported one
     REMOVE = "remove"  # take down a published comment
+    # The two below come from the site's own admin (wp-admin), where a decision can be undone:
+    REOPEN = "reopen"  # put a decided comment back in the held queue ("unapprove"); teaches nothing
+    RESTORE = "restore"  # publish a comment that was refused or taken down ("not spam"): labelled ham
+
+
+# What a moderator's decision on /moderate or the queue API may be; the site's admin adds REOPEN/RESTORE.
+QUEUE_ACTIONS = (ModeratorAction.APPROVE, ModeratorAction.REJECT, ModeratorAction.REMOVE)
 
 
 @dataclass(frozen=True)
 class ModeratorDecision:
     comment_id: int
     action: ModeratorAction
-    label: str  # one of labels.TRAINING_LABELS
+    label: str | None  # one of labels.TRAINING_LABELS; None for REOPEN, which says nothing about the text
     revision: int
     note: str | None = None
 
@@ -69,6 +76,10 @@ def next_status(current: Status, open_reports: int, action: ModeratorAction) -> 
     """
     if action is ModeratorAction.REMOVE:
         return Status.REMOVED if current is Status.PUBLISHED else None
+    if action is ModeratorAction.REOPEN:
+        return Status.HELD if current in (Status.PUBLISHED, Status.REJECTED, Status.REMOVED) else None
+    if action is ModeratorAction.RESTORE:
+        return Status.PUBLISHED if current in (Status.REJECTED, Status.REMOVED) else None
     if current is Status.HELD:
         return Status.PUBLISHED if action is ModeratorAction.APPROVE else Status.REJECTED
     if current is Status.PUBLISHED and open_reports > 0:
@@ -102,7 +113,7 @@ class StatusChange:
 
     comment: Comment  # before the change
     status: Status
-    label: str
+    label: str | None
     at: datetime
     event: str = STATUS_CHANGED
 
@@ -119,7 +130,7 @@ class DecisionPlan:
     target: Status
     expected_revision: int  # the update applies only while the comment still has it
     event: AuditEntry
-    label: TrainingLabel
+    label: TrainingLabel | None  # None: the decision teaches nothing (a comment reopened)
     webhook: StatusChange | None  # None: the status does not change (a reported comment kept up)
 
 
@@ -140,7 +151,7 @@ def plan_decision(comment: Comment, open_reports: int, decision: ModeratorDecisi
         expected_revision=comment.revision,
         event=audit_entry(comment, actor=actor, action=decision.action.value, to_status=target,
                           label=decision.label, note=decision.note),
-        label=TrainingLabel(
+        label=None if decision.label is None else TrainingLabel(
             site_id=comment.site_id, text=comment.content, label=decision.label, source=MODERATOR_SOURCE,
             comment_id=comment.id, actor=actor, model_version=comment.model_version, scores=comment.scores,
         ),
@@ -157,7 +168,7 @@ def audit_entry(comment: Comment, *, actor: str, action: str, to_status: Status,
     )
 
 
-def status_changed_payload(comment: Comment, status: Status, label: str, *, event_id: int, at: datetime) -> str:
+def status_changed_payload(comment: Comment, status: Status, label: str | None, *, event_id: int, at: datetime) -> str:
     """The webhook body for a status change, exactly as it will be signed and sent. Never the e-mail."""
     return json.dumps(
         {

@@ -51,9 +51,7 @@ async def test_conflicts_and_echoes(api: Api, clock: FakeClock, settings: Any) -
     assert late.status == 409
     error = (await late.json())["error"]
     assert (error["code"], error["current_revision"], error["status"]) == ("stale_revision", 2, "rejected")
-    current = await set_status(api, comment["id"], status="approved", revision=2)
-    assert current.status == 409  # the current revision, but a rejected comment awaits no approval
-    # The site echoing our own webhook back (spam in WordPress too): already so, nothing decided or learnt.
+    # The site's echo of our own webhook (spam in WordPress too): already so, nothing decided or learnt.
     echo = await set_status(api, comment["id"], status="spam", revision=1)
     assert echo.status == 200
     assert await echo.json() == {"id": comment["id"], "status": "rejected", "previous_status": "rejected",
@@ -63,9 +61,41 @@ async def test_conflicts_and_echoes(api: Api, clock: FakeClock, settings: Any) -
         assert conn.execute("SELECT revision FROM comments WHERE id = ?", (comment["id"],)).fetchone() == (2,)
 
 
+async def test_unapprove_and_not_spam_undo_in_either_direction(api: Api, clock: FakeClock, settings: Any) -> None:
+    [comment] = await held(api, clock)
+    moderator = await api.key(Role.MODERATOR)
+    assert (await decide(api, moderator, comment["id"], action="reject", label="spam", revision=1)).status == 200
+    # "Not spam" in wp-admin on the revision the webhook brought: a person decided again, the comment is restored.
+    restored = await set_status(api, comment["id"], status="approved", revision=2)
+    assert restored.status == 200, await restored.text()
+    body = await restored.json()
+    assert (body["status"], body["previous_status"], body["action"], body["label"], body["revision"]) == (
+        "published", "rejected", "restore", "ham", 3)
+    # "Unapprove": back in the held queue, and it teaches nothing.
+    reopened = await (await set_status(api, comment["id"], status="unapproved", revision=3)).json()
+    assert (reopened["status"], reopened["action"], reopened["label"]) == ("held", "reopen", None)
+    queue = await api.client.get("/v1/queue?status=held", headers=auth(moderator))
+    assert [item["id"] for item in (await queue.json())["items"]] == [comment["id"]]
+    # Unapproving what is already held is the echo case; the held comment can be decided on /moderate again.
+    echo = await (await set_status(api, comment["id"], status="unapproved", revision=4)).json()
+    assert echo["changed"] is False
+    assert (await decide(api, moderator, comment["id"], action="approve", label="ham", revision=4)).status == 200
+    # The moderator queue API itself does not take the site's undo actions.
+    refused = await decide(api, moderator, comment["id"], action="reopen", label="ham", revision=5)
+    assert refused.status == 422
+    with db(settings) as conn:
+        labels = conn.execute("SELECT label FROM training_labels WHERE comment_id = ? ORDER BY id",
+                              (comment["id"],)).fetchall()
+        events = conn.execute("SELECT action, from_status, to_status FROM comment_events "
+                              "WHERE comment_id = ? AND actor LIKE 'key:%' ORDER BY id", (comment["id"],)).fetchall()
+    assert labels == [("spam",), ("ham",), ("ham",)]
+    assert events == [("reject", "held", "rejected"), ("restore", "rejected", "published"),
+                      ("reopen", "published", "held"), ("approve", "held", "published")]
+
+
 async def test_bad_requests_name_their_fields(api: Api, clock: FakeClock) -> None:
     [comment] = await held(api, clock)
-    resp = await set_status(api, comment["id"], status="unapproved", revision=True, note="a\x00b")
+    resp = await set_status(api, comment["id"], status="pending", revision=True, note="a\x00b")
     assert resp.status == 422
     error = (await resp.json())["error"]
     assert error["code"] == "invalid_status_change" and set(error["fields"]) == {"status", "revision", "note"}

@@ -43,6 +43,13 @@ def comment(status: Status = Status.HELD, revision: int = 1) -> Comment:
         (Status.PUBLISHED, 2, ModeratorAction.REJECT, Status.REMOVED),
         (Status.PUBLISHED, 0, ModeratorAction.REMOVE, Status.REMOVED),
         (Status.REJECTED, 1, ModeratorAction.APPROVE, None),
+        # The site's admin can undo: restore a refused or taken-down comment, reopen a decided one.
+        (Status.REJECTED, 0, ModeratorAction.RESTORE, Status.PUBLISHED),
+        (Status.REMOVED, 0, ModeratorAction.RESTORE, Status.PUBLISHED),
+        (Status.HELD, 0, ModeratorAction.RESTORE, None),
+        (Status.PUBLISHED, 0, ModeratorAction.REOPEN, Status.HELD),
+        (Status.REJECTED, 0, ModeratorAction.REOPEN, Status.HELD),
+        (Status.HELD, 0, ModeratorAction.REOPEN, None),
     ],
 )
 def test_transitions(status: Status, reports: int, action: ModeratorAction, expected: Status | None) -> None:

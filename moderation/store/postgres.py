@@ -736,7 +736,8 @@ async def apply_decision_plan(conn: asyncpg.Connection, plan: workflow.DecisionP
         now, plan.event.action, comment.id,
     ))
     event_id = await insert_event(conn, plan.event, at=now)
-    await insert_training_label(conn, plan.label, now)
+    if plan.label is not None:
+        await insert_training_label(conn, plan.label, now)
     queued = plan.webhook is not None and await enqueue_webhook(conn, plan.webhook, event_id=event_id)
     updated = comment_from_row(
         await conn.fetchrow(f"SELECT {PG_COMMENT_COLUMNS} FROM comments WHERE id = $1", comment.id)

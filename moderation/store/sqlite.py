@@ -865,7 +865,8 @@ def apply_decision_plan(conn: sqlite3.Connection, plan: workflow.DecisionPlan, n
         (stamp, plan.event.action, comment.id),
     ).rowcount
     event_id = insert_event(conn, plan.event, at=stamp)
-    insert_training_label(conn, plan.label, now)
+    if plan.label is not None:
+        insert_training_label(conn, plan.label, now)
     queued = plan.webhook is not None and enqueue_webhook(conn, plan.webhook, event_id=event_id)
     updated = comment_from_row(
         conn.execute(f"SELECT {COMMENT_COLUMNS} FROM comments WHERE id = ?", (comment.id,)).fetchone()

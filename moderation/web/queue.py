@@ -20,7 +20,7 @@ from ..middlewares import LOG_FIELDS
 from ..store import DecisionOutcome, QueueItem
 from ..validation import MAX_DB_INT, parse_id, text_problem
 from ..webhooks import new_secret, validate_webhook_url
-from ..workflow import ModeratorAction, ModeratorDecision
+from ..workflow import QUEUE_ACTIONS, ModeratorAction, ModeratorDecision
 from .params import (
     MAX_NOTE,
     MAX_PAGE,
@@ -95,7 +95,7 @@ def parse_decision(raw: Any, comment_id: int | None = None) -> ModeratorDecision
         if comment_id is None:
             problem("comment_id", "invalid", f"The comment id (an integer from 1 to {MAX_DB_INT}) is required.")
     action_raw = raw.get("action")
-    action = ModeratorAction(action_raw) if action_raw in tuple(ModeratorAction) else None
+    action = ModeratorAction(action_raw) if action_raw in QUEUE_ACTIONS else None
     if action is None:
         problem("action", "invalid", "One of approve, reject, remove.")
     label = raw.get("label")

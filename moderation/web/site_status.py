@@ -1,11 +1,12 @@
 """``POST /v1/comments/{id}/status`` (site key): a decision made in the site's own admin (wp-admin).
 
-The site's moderators may work in WordPress instead of ``/moderate``; their approve / spam / trash
-reaches us here and is applied exactly as a moderator's decision (``services.Moderation.decide``, as
+The site's moderators may work in WordPress instead of ``/moderate``; their approve / unapprove / spam /
+trash (and undoing a spam or trash) reaches us here and is applied exactly as a moderator's decision (``services.Moderation.decide``, as
 ``POST /v1/comments/{id}/decision``: one transaction with the revision check, audit event, training label
 and webhook), so both queues agree.
 The site names the status it set, not our action: which action that is depends on where the comment
-is now (a held comment marked spam is rejected, a published one is taken down).
+is now (a held comment marked spam is rejected, a published one is taken down, a refused one approved
+again is restored, an approved one unapproved is reopened).
 """
 
 from __future__ import annotations
@@ -24,14 +25,18 @@ from .params import MAX_NOTE, comment_id_from_path, note_problem, read_json_obje
 
 routes = web.RouteTableDef()
 
-# The site's status -> the training label it means. "trash" says only "not wanted here".
-SITE_STATUSES = {"approved": "ham", "spam": "spam", "trash": "other"}
+# The site's status -> the training label it means. "trash" says only "not wanted here"; "unapproved"
+# (back to the queue) says nothing about the text.
+SITE_STATUSES: dict[str, str | None] = {"approved": "ham", "unapproved": None, "spam": "spam", "trash": "other"}
 
 
 def action_for(site_status: str, current: Status) -> ModeratorAction:
     """Our action for the status the site set, from where the comment is now."""
     if site_status == "approved":
-        return ModeratorAction.APPROVE
+        # "Not spam" / "Restore" in wp-admin overrides an earlier refusal: a person decided again.
+        return ModeratorAction.RESTORE if current in (Status.REJECTED, Status.REMOVED) else ModeratorAction.APPROVE
+    if site_status == "unapproved":
+        return ModeratorAction.REOPEN
     # A held (or reported) comment is refused; a published one nobody reported is taken down.
     return ModeratorAction.REMOVE if current is Status.PUBLISHED else ModeratorAction.REJECT
 
@@ -58,12 +63,14 @@ def already(site_status: str, current: Status) -> bool:
     """The comment is where the site says it put it (e.g. the site echoing our own webhook back)."""
     if site_status == "approved":
         return current is Status.PUBLISHED
+    if site_status == "unapproved":
+        return current is Status.HELD
     return current in (Status.REJECTED, Status.REMOVED)
 
 
 @routes.post("/v1/comments/{comment_id}/status")
 async def set_status(request: web.Request) -> web.Response:
-    """The site's moderator approved, spammed or trashed a comment; 409 stale_revision on a conflict."""
+    """The site's moderator approved, unapproved, spammed or trashed a comment; 409 stale_revision on a conflict."""
     key = await require(request, Role.SITE)
     comment_id = comment_id_from_path(request)
     site_status, revision, note = parse_site_status(await read_json_object(request))

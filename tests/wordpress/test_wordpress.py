@@ -242,10 +242,25 @@ def test_plugin_end_to_end(stack: Stack, browser: Any) -> None:
     assert wp.comment(judol.comment_id)["status"] == "spam"
     assert wp.comment(judol.comment_id)["meta"].get("_moderation_conflict") is None
 
-    # A decision on a comment the other queue already decided: a conflict, kept on the comment.
+    # Either side can undo the other: approving it in wp-admin ("Not spam") restores it on the service, and
+    # unapproving puts it back in the held queue there too; each webhook echo changes nothing back.
+    for wp_status, ours_status, wp_name in (("approve", "published", "approved"), ("hold", "held", "unapproved"),
+                                            ("spam", "rejected", "spam")):
+        assert wp.eval(f"wp_set_current_user(1); return wp_set_comment_status({judol.comment_id}, '{wp_status}');")
+        assert stack.api("GET", f"/v1/comments/{ours['judol']}")["status"] == ours_status
+        time.sleep(1)
+        assert wp.comment(judol.comment_id)["status"] == wp_name
+        assert "_moderation_conflict" not in wp.comment(judol.comment_id)["meta"]
+    with stack.db() as conn:
+        actions = conn.execute("SELECT action FROM comment_events WHERE comment_id = ? AND actor LIKE 'key:%' "
+                               "ORDER BY id", (ours["judol"],)).fetchall()
+    assert [a for (a,) in actions] == ["reject", "restore", "reopen", "reject"]
+
+    # A decision made on an old revision (the other queue decided meanwhile): a conflict, kept on the comment.
+    assert wp.eval(f"update_comment_meta({judol.comment_id}, '_moderation_revision', 1); return true;") is True
     assert wp.eval(f"wp_set_current_user(1); return wp_set_comment_status({judol.comment_id}, 'approve');") is True
     assert stack.api("GET", f"/v1/comments/{ours['judol']}")["status"] == "rejected"
-    assert "rejected" in wp.comment(judol.comment_id)["meta"]["_moderation_conflict"]
+    assert "changed since" in wp.comment(judol.comment_id)["meta"]["_moderation_conflict"]
     page.goto(wp.url + "/wp-admin/edit-comments.php")  # and said so on the Comments screen, in Indonesian
     assert "1 komentar diputuskan di sini berbeda dari layanan moderasi" in page.locator(".notice-warning").inner_text()
     assert wp.eval(f"return wp_spam_comment({judol.comment_id});") is True  # back in line: the conflict is gone

@@ -281,8 +281,9 @@ class Moderation_Comments {
 	}
 
 	/**
-	 * A moderator approved, spammed or trashed a comment in WordPress: the service records the same
-	 * decision (a training label, an audit event), so /moderate and wp-admin agree.
+	 * A moderator approved, unapproved, spammed or trashed a comment in WordPress (or undid a spam or
+	 * trash): the service records the same decision (a training label, an audit event), so /moderate and
+	 * wp-admin agree.
 	 *
 	 * @param string     $new_status The new status (approved, unapproved, spam, trash).
 	 * @param string     $old_status The old status.
@@ -294,9 +295,10 @@ class Moderation_Comments {
 		}
 		$ours = (int) get_comment_meta( $comment->comment_ID, self::META_ID, true );
 		$map  = array(
-			'approved' => 'approved',
-			'spam'     => 'spam',
-			'trash'    => 'trash',
+			'approved'   => 'approved',
+			'unapproved' => 'unapproved',
+			'spam'       => 'spam',
+			'trash'      => 'trash',
 		);
 		if ( $ours <= 0 || ! isset( $map[ $new_status ] ) || ! Moderation_Client::configured() ) {
 			return;
