@@ -9,6 +9,7 @@ from datetime import datetime
 from aiohttp import web
 
 from .campaigns import CampaignMemory
+from .fleet import ModelFleet
 from .metrics import Metrics
 from .pipeline.scoring import Scorer
 from .pipeline.site_model import SiteLearner, SiteModelConfig
@@ -40,3 +41,6 @@ SITE_LEARNER = web.AppKey("site_learner", SiteLearner)
 
 # The service layer (moderation.services) every handler calls; built once the resources above exist.
 MODERATION = web.AppKey("moderation", Moderation)
+
+# One model everywhere: the promoted version in the database, followed by every replica.
+FLEET = web.AppKey("fleet", ModelFleet)

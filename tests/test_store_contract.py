@@ -774,7 +774,7 @@ async def test_service_on_postgres_submit_queue_decide_audit(pg_url: str, make_a
     try:
         custom = replace(settings, database_url=Secret(pg_url), policy=PolicyBook(default=Policy(hold_all=True)))
         api = await make_api(custom)
-        assert isinstance(api.app[STORE], PostgresStore)
+        assert isinstance(api.app[STORE].inner, PostgresStore)  # behind the fault guard
 
         def auth(key: str) -> dict[str, str]:
             return {"Authorization": f"Bearer {key}"}
