@@ -40,7 +40,14 @@ UNBOUNDED = frozenset({"migrate", "close"})
 
 
 def is_connectivity_error(exc: BaseException) -> bool:
-    return isinstance(exc, CONNECTIVITY_ERRORS)
+    if isinstance(exc, CONNECTIVITY_ERRORS):
+        return True
+    # A transaction left while its connection dies raises InterfaceError ("the underlying connection
+    # is closed") with the real cause as its context.
+    if isinstance(exc, asyncpg.InterfaceError):
+        context = exc.__context__
+        return "connection is closed" in str(exc) or (context is not None and is_connectivity_error(context))
+    return False
 
 
 class GuardedStore:
@@ -62,7 +69,9 @@ class GuardedStore:
         async def guarded(*args: Any, **kwargs: Any) -> Any:
             try:
                 return await asyncio.wait_for(method(*args, **kwargs), self.timeouts.call_timeout_seconds)
-            except CONNECTIVITY_ERRORS as exc:
+            except Exception as exc:
+                if not is_connectivity_error(exc):
+                    raise
                 if self._on_unavailable is not None:
                     self._on_unavailable(name)
                 raise StoreUnavailable(retry_after=self.timeouts.retry_after_seconds,
