@@ -315,7 +315,7 @@ def test_outage_fails_fast_loses_nothing_and_recovers(tiny_models_dir: Path, tmp
         assert statuses <= {201, 503}, [r for r in results if r[2] not in (201, 503)][:3]
         unavailable = [r for r in results if r[2] == 503]
         assert len(unavailable) >= 3
-        for _, elapsed, _, headers, answer, _ in unavailable:
+        for *_, headers, answer, _content in unavailable:
             assert headers.get("Retry-After") and answer["error"]["code"] in ("store_unavailable", "unavailable")
         slowest = max(r[1] for r in results)
         assert slowest < bound, f"a request took {slowest:.2f} s (bound {bound} s)"
