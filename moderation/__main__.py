@@ -80,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "promote":
             sub.add_argument("version", help="a version, or 'latest' for the newest candidate that passed its gate")
 
+    copy = commands.add_parser("migrate-store", help="copy every table between SQLite and PostgreSQL, verified")
+    copy.add_argument("--from", dest="source", required=True, help="sqlite:///path or postgresql://...")
+    copy.add_argument("--to", dest="target", required=True, help="sqlite:///path or postgresql://...")
+    copy.add_argument("--batch", type=_positive, default=1000, help="rows per transaction (default 1000)")
+    copy.add_argument("--resume", action="store_true",
+                      help="continue an interrupted copy into a target that already holds part of it")
+    copy.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")
+
     sites = commands.add_parser("sites", help="configure a site")
     site_commands = sites.add_subparsers(dest="site_command", required=True)
     webhook = site_commands.add_parser("set-webhook", help="set the site's webhook URL and print a new secret once")
@@ -287,6 +295,42 @@ async def _record_in_database(settings: Settings, args: argparse.Namespace) -> s
     return promotion.version
 
 
+def cmd_migrate_store(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .store.migrate import MigrationError, migrate_store
+
+    bars: dict[str, Any] = {}
+
+    def progress(table: str, done: int, total: int) -> None:
+        if args.no_progress:
+            return
+        bar = bars.get(table)
+        if bar is None:
+            bar = bars[table] = tqdm(total=total, desc=f"{table:<22}", unit="row", file=sys.stderr, leave=True)
+        bar.update(done - bar.n)
+
+    database = Settings.from_env().database
+    try:
+        report = asyncio.run(migrate_store(args.source, args.target, batch=args.batch, resume=args.resume,
+                                           database=database, progress=progress))
+    except (MigrationError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for bar in bars.values():
+            bar.close()
+    for entry in report.tables:
+        verdict = "ok" if entry.verified else "MISMATCH"
+        print(f"{entry.table:<22} {entry.source_rows:>9} -> {entry.target_rows:>9} rows  "
+              f"copied {entry.copied:>9}  sha256 {entry.target_sha256[:16]}  {verdict}")
+    if not report.verified:
+        print("error: the copy does not match its source (was the source written to meanwhile?)", file=sys.stderr)
+        return 1
+    print(f"Copied and verified {len(report.tables)} tables.")
+    return 0
+
+
 def cmd_sites_set_webhook(args: argparse.Namespace) -> int:
     from .errors import ValidationFailed
     from .store import open_store
@@ -330,6 +374,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_check(args)
         if args.command == "models":
             return cmd_models(args)
+        if args.command == "migrate-store":
+            return cmd_migrate_store(args)
         if args.command == "sites":
             return cmd_sites_set_webhook(args)
     except SettingsError as exc:
