@@ -21,7 +21,7 @@ from moderation.policy import Policy, PolicyBook
 from moderation.settings import Secret, Settings
 from moderation.store.migrate import NOT_COPIED, MigrationError, canonical, migrate_store
 
-from .conftest import SPAM, MakeApi, valid_comment
+from .conftest import SPAM, MakeApi
 from .postgres import PG_URL, drop_schema, postgres_available, skip_without_postgres
 
 pytestmark = pytest.mark.postgres
