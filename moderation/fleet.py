@@ -181,8 +181,12 @@ class ModelFleet:
             if baseline and baseline != version:
                 await self.store.record_promotion(baseline, action="promote", actor="baseline", now=self.clock())
         promotion = await self.store.record_promotion(version, action=action, actor=actor, now=self.clock())
-        # The shared directory's pointer follows, so a replica started without the database agrees.
-        await asyncio.get_running_loop().run_in_executor(None, promote_pointer, self.models_dir, version)
+        # The shared directory's pointer follows, so a replica started without the database agrees. The
+        # database is the record: a read-only models mount only means the pointer stays behind.
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, promote_pointer, self.models_dir, version)
+        except OSError as exc:
+            log.warning("model_pointer_not_written", version=version, error=type(exc).__name__)
         log.info("model_promoted", version=version, action=action, actor=actor)
         if self.sync_local:
             await self.sync()  # this replica switches before answering; the others within a poll

@@ -29,6 +29,7 @@ import pytest
 from moderation.app import create_app
 from moderation.auth import new_key
 from moderation.domain import Role
+from moderation.appkeys import SCORER
 from moderation.policy import Policy, PolicyBook
 from moderation.settings import Settings
 from moderation.store.rows import to_ts
@@ -62,6 +63,8 @@ def public(status: Cell = 200) -> dict[str, Cell]:
 SITE_ONLY_CREATE = cells(401, 401, 401, 401, 201, 403, 403, 201, 403, 403)
 ANY_ROLE_OWN_SITE = cells(401, 401, 401, 401, 200, 200, 200, 404, 404, 404)
 ADMIN_ANY_SITE = cells(401, 401, 401, 401, 403, 403, 200, 403, 403, 200)
+# Rollback with nothing promoted before: an admin gets past the key check to 409 nothing_to_roll_back.
+ADMIN_ROLLBACK = cells(401, 401, 401, 401, 403, 403, 409, 403, 403, 409)
 MODERATORS_ANY_SITE = cells(401, 401, 401, 401, 403, 200, 200, 403, 200, 200)
 MODERATORS_OWN_SITE = cells(401, 401, 401, 401, 403, 200, 200, 403, 404, 404)
 SITE_OWN_RESOURCE = cells(401, 401, 401, 401, 201, 403, 403, 404, 403, 403)
@@ -121,6 +124,11 @@ async def new_submission(ctx: Ctx, caller: str) -> dict[str, Any]:
     ctx.clock.advance(60)  # past the flood interval
     return {"json": valid_comment(author_email=f"{secrets.token_hex(4)}@example.com",
                                   content=f"Semoga lekas pulih, {secrets.token_hex(4)}.")}
+
+
+async def promote_serving_version(ctx: Ctx, caller: str) -> dict[str, Any]:
+    # The version already serving: the shared test models directory's CURRENT stays as it is.
+    return {"json": {"version": ctx.api.app[SCORER].version}}
 
 
 async def decision_on_fresh_comment(ctx: Ctx, caller: str) -> dict[str, Any]:
@@ -216,6 +224,8 @@ ROWS: tuple[Row, ...] = (
     Row("GET", "/v1/comments/{comment_id}", "bearer", ANY_ROLE_OWN_SITE, lambda c, _: comment_path(c)),
     Row("GET", "/v1/admin/models", "bearer", ADMIN_ANY_SITE),
     Row("POST", "/v1/admin/models/reload", "bearer", ADMIN_ANY_SITE),
+    Row("POST", "/v1/admin/models/promote", "bearer", ADMIN_ANY_SITE, promote_serving_version),
+    Row("POST", "/v1/admin/models/rollback", "bearer", ADMIN_ROLLBACK),
     Row("GET", "/v1/admin/stats", "bearer", ADMIN_ANY_SITE),
     Row("GET", "/v1/queue", "bearer", MODERATORS_ANY_SITE, after=shows_site_a_only_to_site_a),
     Row("GET", "/v1/queue/counts", "bearer", MODERATORS_ANY_SITE),
