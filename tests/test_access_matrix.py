@@ -21,7 +21,7 @@ import secrets
 import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -397,7 +397,7 @@ async def ctx(make_api: MakeApi, settings: Settings, clock: FakeClock) -> Ctx:
     # There is no revoke endpoint yet; revoke the way an operator would, in the database.
     with sqlite3.connect(settings.effective_database_url.removeprefix("sqlite:///")) as conn:
         conn.execute("UPDATE api_keys SET revoked_at = ? WHERE site_id = ?",
-                     (to_ts(datetime.now(timezone.utc)), "revoked-" + SITE_A))
+                     (to_ts(datetime.now(UTC)), "revoked-" + SITE_A))
     context = Ctx(api=api, clock=clock, settings=settings, keys=keys, revoked_session=revoked_session)
     context.comment_id, _ = await context.held_comment()
     return context
