@@ -68,7 +68,10 @@ class GuardedStore:
     def _guard(self, name: str, method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def guarded(*args: Any, **kwargs: Any) -> Any:
             try:
-                return await asyncio.wait_for(method(*args, **kwargs), self.timeouts.call_timeout_seconds)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+                # arrives as the call completes, and a background task cancelled at shutdown would run on.
+                async with asyncio.timeout(self.timeouts.call_timeout_seconds):
+                    return await method(*args, **kwargs)
             except Exception as exc:
                 if not is_connectivity_error(exc):
                     raise

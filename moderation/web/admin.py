@@ -113,7 +113,8 @@ async def reload_on_sighup(app: web.Application) -> AsyncIterator[None]:
 
     async def reload() -> None:
         try:
-            previous, version = await app[SCORER].reload(app[FLEET].wanted)
+            fleet = app.get(FLEET)  # a signal during start-up comes before the fleet exists
+            previous, version = await app[SCORER].reload(fleet.wanted if fleet else None)
             app[METRICS].set_model(version)
             app[SITE_LEARNER].notify()
         except ModelError as exc:
