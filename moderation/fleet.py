@@ -32,8 +32,8 @@ from typing import Any
 
 import structlog
 
+from .artefacts import ModelError, load_model
 from .metrics import Metrics
-from .model import ModelError, load_model
 from .pipeline.scoring import Scorer
 from .registry import current_version, list_versions, promote_pointer
 from .settings import FleetSettings

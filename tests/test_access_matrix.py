@@ -27,9 +27,9 @@ from typing import Any
 import pytest
 
 from moderation.app import create_app
+from moderation.appkeys import SCORER
 from moderation.auth import new_key
 from moderation.domain import Role
-from moderation.appkeys import SCORER
 from moderation.policy import Policy, PolicyBook
 from moderation.settings import Settings
 from moderation.store.rows import to_ts

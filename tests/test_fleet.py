@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from moderation.domain import Role
 from moderation.appkeys import FLEET, SCORER
+from moderation.domain import Role
 from moderation.settings import FleetSettings, Secret, Settings
 from moderation.store.fleet import Promotion, rollback_target
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from moderation.appkeys import FLEET, STORE
 from moderation.auth import hash_key
 from moderation.domain import Role
-from moderation.keys import FLEET, STORE
 from moderation.policy import Policy, PolicyBook
 from moderation.settings import Secret, Settings
 from moderation.store.migrate import NOT_COPIED, MigrationError, canonical, migrate_store

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
+from moderation.appkeys import STORE
 from moderation.errors import StoreUnavailable
-from moderation.keys import STORE
 from moderation.settings import DatabaseSettings, Settings
 from moderation.store.faults import GuardedStore
 from moderation.webhooks import DeliveryConfig, WebhookDispatcher

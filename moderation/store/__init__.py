@@ -21,11 +21,11 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from ..domain import ApiKey, Comment, Role, Status, Submission, Verdict
-from ..settings import DatabaseSettings
 
 # The workflow's records are what the store persists; re-exported for the callers that speak to the store.
 from ..labels import REASON_KINDS as REASON_KINDS
 from ..labels import REJECT_LABELS as REJECT_LABELS
+from ..settings import DatabaseSettings
 from ..workflow import STATUS_CHANGED as STATUS_CHANGED
 from ..workflow import ModeratorAction as ModeratorAction
 from ..workflow import ModeratorDecision as ModeratorDecision
