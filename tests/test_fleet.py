@@ -261,6 +261,8 @@ def test_two_replicas_follow_one_promotion_without_a_failed_request(models_dir: 
             switched = next(t for t, v in served if v == V2)
             assert switched - promoted_at < 5, url  # ...and the new one within seconds
             assert all(v == V2 for t, v in served if t > switched + 0.5), url  # and never went back
+            print(f"\nfleet: {url} served {len(served)} comments, switched {switched - promoted_at:.2f} s "
+                  "after the promotion answered")
         status, listing = _request(f"{url_b}/v1/admin/models", key=admin)
         assert status == 200
         assert listing["promoted"]["version"] == V2

@@ -192,6 +192,10 @@ class FlakyProxy:
         self._thread.join(timeout=5)
 
 
+def acknowledged_ids(results: list[tuple[float, float, int, dict[str, str], dict[str, Any], str]]) -> list[int]:
+    return [r[4]["id"] for r in results if r[2] == 201]
+
+
 def _shut(sock: socket.socket) -> None:
     # shutdown first: close() alone leaves the connection up while the other pipe thread is in recv().
     with contextlib.suppress(OSError):
@@ -322,6 +326,9 @@ def test_outage_fails_fast_loses_nothing_and_recovers(tiny_models_dir: Path, tmp
         after = [r for r in results if r[0] > recovered_at + (ready_again - recovered_at) + 0.5]
         assert after and all(r[2] == 201 for r in after), "submissions must succeed again without a restart"
 
+        print(f"\noutage: {len(results)} submissions, {len(acknowledged_ids(results))} acknowledged, "
+              f"{len(unavailable)} answered 503, slowest {slowest:.2f} s (bound {bound} s), "
+              f"ready again {ready_again - recovered_at:.2f} s after the database returned")
         stored = asyncio.run(_stored(schema))
         acknowledged = {r[4]["id"]: r[5] for r in results if r[2] == 201}
         missing = [i for i in acknowledged if i not in stored]
