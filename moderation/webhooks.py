@@ -132,8 +132,9 @@ class WebhookDispatcher:
             # of hammering it; the first round after it returns resets the pace.
             pause = min(self.config.poll_interval * 2 ** failures, max(MAX_ROUND_BACKOFF, self.config.poll_interval))
             self.pause = pause
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=pause)
+            try:  # asyncio.timeout, not wait_for, which on 3.11 can swallow the shutdown's cancellation
+                async with asyncio.timeout(pause):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
 
