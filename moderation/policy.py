@@ -41,6 +41,16 @@ class Policy:
     classifier_timeout_seconds: float = 2.0
     # Hold every comment regardless of scores (WordPress "Comment must be manually approved").
     hold_all: bool = False
+    # Reject outright (status ``spam``: never shown, not in the held queue) instead of holding when a
+    # reject rule fires. Only spam signals may reject; a toxic comment always waits for a person.
+    reject: bool = True
+    # The spam head's score at or above which a spam hold becomes a rejection ("far above" the hold threshold).
+    reject_spam_score: float = 0.98
+    # Reason codes that reject whenever they fire (default: a campaign moderators already rejected).
+    reject_reasons: tuple[str, ...] = ("campaign",)
+    # Shadow mode: decide as usual but publish everything, recording what would have been held or rejected
+    # (a site tries the service before enforcing it).
+    shadow: bool = False
 
     def __post_init__(self) -> None:
         # Terms are matched against normalised text, so normalise them the same way once.
@@ -72,6 +82,8 @@ class PolicyBook:
 # The policy file keeps WordPress's names for the term lists; everything else is named as the field.
 FILE_NAMES = {"moderation_keys": "moderation_terms", "disallowed_keys": "disallowed_terms"}
 _FIELD_OF = {**{f.name: f.name for f in fields(Policy) if f.name not in FILE_NAMES.values()}, **FILE_NAMES}
+# Spam signals only: toxicity, policy review terms and links are a person's call, never an outright rejection.
+REJECTABLE_REASONS = ("spam", "campaign", "honeypot", "too_fast", "policy.disallowed_key")
 
 
 def _policy_from_mapping(raw: Mapping[str, Any], base: Policy, where: str) -> Policy:
@@ -90,7 +102,16 @@ def _policy_from_mapping(raw: Mapping[str, Any], base: Policy, where: str) -> Po
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise PolicyError(f"{where}.{key}: a list of strings")
             values[FILE_NAMES[key]] = tuple(value)
-        elif key == "hold_all":
+        elif key == "reject_reasons":
+            if not isinstance(value, list) or not all(v in REJECTABLE_REASONS for v in value):
+                raise PolicyError(f"{where}.{key}: a list of spam reason codes among {list(REJECTABLE_REASONS)} "
+                                  "(toxicity never rejects outright)")
+            values[key] = tuple(value)
+        elif key == "reject_spam_score":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.5 <= value <= 1.0:
+                raise PolicyError(f"{where}.{key}: a number between 0.5 and 1")
+            values[key] = float(value)
+        elif key in ("hold_all", "reject", "shadow"):
             if not isinstance(value, bool):
                 raise PolicyError(f"{where}.{key}: true or false")
             values[key] = value
