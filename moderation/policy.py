@@ -51,6 +51,9 @@ class Policy:
     # Shadow mode: decide as usual but publish everything, recording what would have been held or rejected
     # (a site tries the service before enforcing it).
     shadow: bool = False
+    # Move a published comment to held once this many readers' reports are open on it (0: never; reported
+    # comments stay up until a moderator acts, as in Coral).
+    report_hold_threshold: int = 0
 
     def __post_init__(self) -> None:
         # Terms are matched against normalised text, so normalise them the same way once.
@@ -118,7 +121,7 @@ def _policy_from_mapping(raw: Mapping[str, Any], base: Policy, where: str) -> Po
         else:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise PolicyError(f"{where}.{key}: a non-negative number")
-            values[key] = int(value) if key == "max_links" else float(value)
+            values[key] = int(value) if key in ("max_links", "report_hold_threshold") else float(value)
     return replace(base, **values)
 
 

@@ -338,8 +338,12 @@ class Moderation:
                      reporter: str | None) -> ReportOutcome:
         """A reader's report; only a hash of the site's reader id is kept (one report per reader counts)."""
         reporter_hash = sha256_hex(f"{site_id}\0{reporter}".encode()) if reporter else None
-        return await self.store.add_report(site_id, comment_id, reason=reason, note=note,
-                                           reporter_hash=reporter_hash, now=self.clock())
+        outcome = await self.store.add_report(site_id, comment_id, reason=reason, note=note,
+                                              reporter_hash=reporter_hash, now=self.clock(),
+                                              hold_threshold=self.policy(site_id).report_hold_threshold)
+        if outcome.held:
+            self.wake_webhooks()
+        return outcome
 
     async def shadow_report(self, site_id: str) -> dict[str, Any]:
         """What shadow mode would have held or rejected, beside what moderators and readers did since."""

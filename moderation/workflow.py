@@ -337,16 +337,26 @@ class ReportPlan:
     opens: bool  # the comment awaits a decision: the report joins the reported queue
     resolution: str | None  # recorded closed at once, with this resolution, when it does not open
     event: AuditEntry
+    # The site's threshold of open reports was reached: the published comment goes to held (revision + 1).
+    hold_event: AuditEntry | None = None
+    hold_webhook: StatusChange | None = None
 
 
-def plan_report(comment: Comment, reason: str) -> ReportPlan:
-    """A comment already decided against keeps the report on record, closed at once."""
+def plan_report(comment: Comment, reason: str, *, open_reports: int = 0, hold_threshold: int = 0,
+                now: datetime | None = None) -> ReportPlan:
+    """A comment already decided against keeps the report on record, closed at once. A published comment
+    whose open reports (``open_reports`` before this one) reach the site's ``hold_threshold`` is held."""
     opens = comment.status in AWAITING_STATUSES
+    event = audit_entry(comment, actor="reader", action="report", to_status=comment.status, label=reason, note=None)
+    holds = (opens and comment.status is Status.PUBLISHED and hold_threshold > 0
+             and open_reports + 1 >= hold_threshold)
     return ReportPlan(
         opens=opens,
         resolution=None if opens else f"already_{comment.status.value}",
-        event=audit_entry(comment, actor="reader", action="report", to_status=comment.status, label=reason,
-                          note=None),
+        event=event,
+        hold_event=audit_entry(comment, actor="system", action="reports_threshold", to_status=Status.HELD,
+                               label=None, note=f"{open_reports + 1} open reports") if holds else None,
+        hold_webhook=StatusChange(comment, Status.HELD, None, now or comment.updated_at) if holds else None,
     )
 
 

@@ -441,3 +441,43 @@ async def test_store_edit_keeps_the_previous_text_and_moves_the_queue_fields(sto
     assert (event.action, event.previous_content, event.to_status) == ("edit", "Berita bagus", "held")
     with pytest.raises(StaleRevision):
         await store.edit_comment("site-a", Edit(comment.id, "lagi", "Ani", None, "h3", verdict, 1), now=later)
+
+
+# -- reader reports: the per-site threshold (item 3, in part) ---------------------------------------------------
+
+
+async def test_enough_open_reports_move_a_published_comment_to_held(make_api: MakeApi, settings: Settings,
+                                                                   clock: FakeClock) -> None:
+    book = PolicyBook(default=replace(settings.policy.default, report_hold_threshold=2))
+    api = await make_api(replace(settings, policy=book))
+    site, mod = await api.key(), await api.key(Role.MODERATOR)
+    await api.app[STORE].set_webhook("kompas-test", "https://kompas.example/hook", "whsec_x",
+                                     datetime.now(UTC))
+    body = await (await api.post_comment(key=site)).json()
+    assert body["status"] == "published"
+    cid = body["id"]
+
+    async def report(reporter: str) -> dict[str, Any]:
+        resp = await api.client.post(f"/v1/comments/{cid}/reports", json={"reason": "toxic", "reporter": reporter},
+                                     headers=auth(site))
+        assert resp.status in (200, 201), await resp.text()
+        return await resp.json()
+
+    first = await report("pembaca-1")
+    assert (first["status"], first["held"], first["open_reports"]) == ("published", False, 1)
+    again = await report("pembaca-1")  # the same reader counts once
+    assert again["duplicate"] and again["held"] is False
+    second = await report("pembaca-2")
+    assert (second["status"], second["held"], second["open_reports"]) == ("held", True, 2)
+    got = await (await api.client.get(f"/v1/comments/{cid}", headers=auth(site))).json()
+    assert (got["status"], got["revision"]) == ("held", 2)
+    audit = await (await api.client.get("/v1/audit", params={"comment_id": str(cid)}, headers=auth(mod))).json()
+    assert (audit["items"][0]["action"], audit["items"][0]["actor"], audit["items"][0]["to_status"]) == (
+        "reports_threshold", "system", "held")
+    with db(settings) as conn:
+        [payload] = [json.loads(p) for (p,) in conn.execute("SELECT payload FROM webhook_outbox")]
+    assert (payload["status"], payload["previous_status"], payload["label"]) == ("held", "published", None)
+    # A moderator's approval puts it back up and closes the reports.
+    resp = await api.client.post(f"/v1/comments/{cid}/decision", json={"action": "approve", "revision": 2},
+                                 headers=auth(mod))
+    assert (await resp.json())["status"] == "published" and (await resp.json())["reports_closed"] == 2

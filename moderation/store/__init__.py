@@ -108,8 +108,10 @@ class Store(Protocol):
         ...
     async def add_report(
         self, site_id: str, comment_id: int, *, reason: str, note: str | None, reporter_hash: str | None,
-        now: datetime,
-    ) -> ReportOutcome: ...
+        now: datetime, hold_threshold: int = 0,
+    ) -> ReportOutcome:
+        """Record a report; a published comment reaching ``hold_threshold`` open reports is held (0: never)."""
+        ...
     async def edit_comment(self, site_id: str, edit: Edit, *, now: datetime) -> DecisionOutcome:
         """One transaction: the new text, fields and verdict, revision + 1, the audit event with the previous
         text, and a webhook event if the status changed (``workflow.plan_edit``). ``NotFound``/``StaleRevision``."""
@@ -285,6 +287,7 @@ class ReportOutcome:
     comment: Comment
     open_reports: int
     duplicate: bool  # the same reader had already reported this comment
+    held: bool = False  # the site's threshold of open reports was reached: the comment is held now
 
 
 @dataclass(frozen=True)

@@ -600,7 +600,7 @@ class PostgresStore:
 
     async def add_report(
         self, site_id: str, comment_id: int, *, reason: str, note: str | None, reporter_hash: str | None,
-        now: datetime,
+        now: datetime, hold_threshold: int = 0,
     ) -> ReportOutcome:
         async with self.pool.acquire() as conn, conn.transaction():
             # Locked like a decision: a report either lands before it (and is closed by it) or after.
@@ -619,7 +619,8 @@ class PostgresStore:
                 )
                 if earlier is not None:
                     return ReportOutcome(earlier, comment, int(row[-1]), duplicate=True)
-            plan = workflow.plan_report(comment, reason)
+            plan = workflow.plan_report(comment, reason, open_reports=int(row[-1]), hold_threshold=hold_threshold,
+                                        now=now)
             report_id = await conn.fetchval(
                 "INSERT INTO comment_reports (comment_id, site_id, reason, note, reporter_hash, created_at, "
                 "resolved_at, resolution) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -631,8 +632,14 @@ class PostgresStore:
                     now, comment_id,
                 )
             await insert_event(conn, plan.event, at=now)
+            if plan.hold_event is not None:
+                await conn.execute("UPDATE comments SET status = 'held', revision = revision + 1, updated_at = $1 "
+                                   "WHERE id = $2 AND revision = $3", now, comment_id, comment.revision)
+                event_id = await insert_event(conn, plan.hold_event, at=now)
+                if plan.hold_webhook is not None:
+                    await enqueue_webhook(conn, plan.hold_webhook, event_id=event_id)
             open_reports = int(row[-1]) + (1 if plan.opens else 0)
-        return ReportOutcome(report_id, comment, open_reports, duplicate=False)
+        return ReportOutcome(report_id, comment, open_reports, duplicate=False, held=plan.hold_event is not None)
 
     async def list_events(
         self, site_id: str, *, before_id: int | None, limit: int, comment_id: int | None = None,

@@ -679,7 +679,7 @@ class SQLiteStore:
 
     async def add_report(
         self, site_id: str, comment_id: int, *, reason: str, note: str | None, reporter_hash: str | None,
-        now: datetime,
+        now: datetime, hold_threshold: int = 0,
     ) -> ReportOutcome:
         def report(conn: sqlite3.Connection) -> ReportOutcome:
             row = conn.execute(
@@ -697,7 +697,8 @@ class SQLiteStore:
                 if earlier is not None:
                     return ReportOutcome(earlier[0], comment, int(row[-1]), duplicate=True)
             stamp = to_ts(now)
-            plan = workflow.plan_report(comment, reason)
+            plan = workflow.plan_report(comment, reason, open_reports=int(row[-1]), hold_threshold=hold_threshold,
+                                        now=now)
             cur = conn.execute(
                 "INSERT INTO comment_reports (comment_id, site_id, reason, note, reporter_hash, created_at, "
                 "resolved_at, resolution) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -710,8 +711,15 @@ class SQLiteStore:
                     (stamp, comment_id),
                 )
             insert_event(conn, plan.event, at=stamp)
+            if plan.hold_event is not None:
+                conn.execute("UPDATE comments SET status = 'held', revision = revision + 1, updated_at = ? "
+                             "WHERE id = ? AND revision = ?", (stamp, comment_id, comment.revision))
+                event_id = insert_event(conn, plan.hold_event, at=stamp)
+                if plan.hold_webhook is not None:
+                    enqueue_webhook(conn, plan.hold_webhook, event_id=event_id)
             open_reports = int(row[-1]) + (1 if plan.opens else 0)
-            return ReportOutcome(int(cur.lastrowid or 0), comment, open_reports, duplicate=False)
+            return ReportOutcome(int(cur.lastrowid or 0), comment, open_reports, duplicate=False,
+                                 held=plan.hold_event is not None)
 
         return await self._write(report)
 

@@ -20,7 +20,13 @@ from ..middlewares import LOG_FIELDS
 from ..store import DecisionOutcome, QueueItem
 from ..validation import MAX_DB_INT, parse_id, text_problem
 from ..webhooks import new_secret, validate_webhook_url
-from ..workflow import DEFAULT_WEBHOOK_EVENT_TYPES, QUEUE_ACTIONS, WEBHOOK_EVENT_TYPES, ModeratorAction, ModeratorDecision
+from ..workflow import (
+    DEFAULT_WEBHOOK_EVENT_TYPES,
+    QUEUE_ACTIONS,
+    WEBHOOK_EVENT_TYPES,
+    ModeratorAction,
+    ModeratorDecision,
+)
 from .params import (
     MAX_NOTE,
     MAX_PAGE,
@@ -184,8 +190,9 @@ async def report(request: web.Request) -> web.Response:
         {
             "report_id": outcome.report_id,
             "comment_id": comment_id,
-            "status": outcome.comment.status.value,
+            "status": "held" if outcome.held else outcome.comment.status.value,
             "open_reports": outcome.open_reports,
+            "held": outcome.held,
             "duplicate": outcome.duplicate,
         },
         status=200 if outcome.duplicate else 201,
