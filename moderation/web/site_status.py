@@ -65,7 +65,7 @@ def already(site_status: str, current: Status) -> bool:
         return current is Status.PUBLISHED
     if site_status == "unapproved":
         return current is Status.HELD
-    return current in (Status.REJECTED, Status.REMOVED)
+    return current in (Status.REJECTED, Status.REMOVED, Status.SPAM)
 
 
 @routes.post("/v1/comments/{comment_id}/status")

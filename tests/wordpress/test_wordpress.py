@@ -384,6 +384,29 @@ def test_flood_is_refused_in_the_readers_language(stack: Stack) -> None:
     assert "Anda mengirim komentar terlalu cepat" in second.body, second.body[-2000:]
 
 
+def test_outright_rejection_lands_in_wordpress_spam_and_unspam_reopens_it(stack: Stack) -> None:
+    wp = stack.wp
+    assert wp is not None
+    # The default policy rejects near-certain spam outright; the tiny model's judol score is far above 0.6.
+    stack.stop_service()
+    stack.policy.write_text("[default]\nflood_interval_seconds = 0\nmin_submit_seconds = 0\nreject_spam_score = 0.6\n",
+                            encoding="utf-8")
+    service = stack.restart_service()
+    wp.eval(f"update_option('moderation_service_url', {php(service.url)}); return 1;")
+    posted = wp.post_comment(stack.post_id, author="Promo", email="promo@example.net", content=JUDOL + " kode 77")
+    assert posted.status == 302 and posted.comment_id
+    state = wp.comment(posted.comment_id)
+    ours = int(state["meta"]["_moderation_id"])
+    assert state["status"] == "spam"  # WordPress's own Spam folder, as the service's spam status
+    assert stack.api("GET", f"/v1/comments/{ours}")["status"] == "spam"
+    # "Not spam" in wp-admin: WordPress puts it back to pending, and the service reopens it for a moderator.
+    assert wp.eval(f"wp_set_current_user(1); return wp_unspam_comment({posted.comment_id});") is True
+    assert stack.api("GET", f"/v1/comments/{ours}")["status"] == "held"
+    time.sleep(1)  # the webhook echo of that change flips nothing back
+    assert wp.comment(posted.comment_id)["status"] == "unapproved"
+    assert "_moderation_conflict" not in wp.comment(posted.comment_id)["meta"]
+
+
 def test_uninstall_removes_options_and_meta(stack: Stack) -> None:
     wp = stack.wp
     assert wp is not None

@@ -61,7 +61,8 @@ class Moderation_Comments {
 	}
 
 	/**
-	 * Ask the service; publish (1) or hold (0), or refuse the submission with the service's message.
+	 * Ask the service; publish (1), hold (0) or spam ('spam': rejected outright), or refuse the submission
+	 * with the service's message.
 	 *
 	 * @param int|string|WP_Error $approved    What core and earlier filters decided.
 	 * @param array               $commentdata The comment.
@@ -97,6 +98,9 @@ class Moderation_Comments {
 			);
 			update_option( 'moderation_last_error', '', false );
 			// "Comment must be manually approved" in Settings → Discussion still holds everything.
+			if ( 'reject' === $body['decision'] ) {
+				return 'spam'; // Near-certain spam the service rejected outright: WordPress's own Spam folder.
+			}
 			if ( 'publish' === $body['decision'] && ! get_option( 'comment_moderation' ) ) {
 				return 1;
 			}
@@ -270,7 +274,9 @@ class Moderation_Comments {
 			}
 			add_comment_meta( (int) $comment_id, self::META_ID, (int) $body['id'], true );
 			add_comment_meta( (int) $comment_id, self::META_REVISION, 1, true );
-			if ( 'publish' === $body['decision'] && ! get_option( 'comment_moderation' ) ) {
+			if ( 'reject' === $body['decision'] ) {
+				Moderation_Webhook::apply_status( (int) $comment_id, 'spam' );
+			} elseif ( 'publish' === $body['decision'] && ! get_option( 'comment_moderation' ) ) {
 				Moderation_Webhook::apply_status( (int) $comment_id, 'approve' );
 			}
 		}

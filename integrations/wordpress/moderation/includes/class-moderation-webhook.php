@@ -152,7 +152,7 @@ class Moderation_Webhook {
 	/**
 	 * The service's status as wp_set_comment_status() takes it.
 	 *
-	 * @param string $status published, held, rejected or removed.
+	 * @param string $status published, held, spam, rejected or removed.
 	 * @param string $label  The moderator's label (spam, toxic, other, ham).
 	 */
 	private static function wordpress_status( $status, $label ) {
@@ -161,6 +161,8 @@ class Moderation_Webhook {
 				return 'approve';
 			case 'held':
 				return 'hold';
+			case 'spam':
+				return 'spam';
 			case 'rejected':
 			case 'removed':
 				return 'spam' === $label ? 'spam' : 'trash';
