@@ -248,13 +248,15 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_sites_set_webhook(args: argparse.Namespace) -> int:
     from .errors import ValidationFailed
     from .store import open_store
-    from .webhooks import new_secret, validate_webhook_url
+    from .webhook_targets import check_url
+    from .webhooks import new_secret
 
     settings = _settings(args)
     try:
-        url = None if args.remove else validate_webhook_url(args.url)
+        url = None if args.remove else asyncio.run(check_url(args.url, settings.webhook_targets))
     except ValidationFailed as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        reasons = "; ".join(p["message"] for p in exc.public.get("fields", {}).get("url", []))
+        print(f"error: {exc.message} {reasons}".rstrip(), file=sys.stderr)
         return 2
     secret = None if args.remove else new_secret()
 

@@ -45,6 +45,7 @@ from .web import (
 )
 from .web.body import close_if_body_unread
 from .web.compat import akismet, akismet_account, perspective
+from .webhook_targets import GuardedResolver
 from .webhooks import DeliveryConfig, WebhookDispatcher
 
 
@@ -139,8 +140,11 @@ async def _site_learner_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
     """Start the dispatcher with its HTTP client session; on shutdown cancel it, then close the session."""
     config = app[WEBHOOK_CONFIG]
-    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=config.timeout))
-    dispatcher = WebhookDispatcher(app[STORE], session, app[CLOCK], config)
+    targets = app[SETTINGS].webhook_targets
+    # No DNS cache: every delivery resolves and checks the name again (no rebinding after registration).
+    connector = aiohttp.TCPConnector(resolver=GuardedResolver(targets), use_dns_cache=False)
+    session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=config.timeout))
+    dispatcher = WebhookDispatcher(app[STORE], session, app[CLOCK], config, targets)
     app[WEBHOOKS] = dispatcher
     task = asyncio.create_task(dispatcher.run(), name="webhook-dispatcher")
     try:

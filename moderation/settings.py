@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .policy import PolicyBook, load_policy
+from .webhook_targets import TargetPolicy, parse_networks
 
 # The repository's models/ directory, next to the package (also baked into the Docker image).
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -58,6 +59,8 @@ class Settings:
     inference_threads: int = 1
     log_json: bool | None = None  # None: JSON unless stderr is a terminal
     webhook_timeout_seconds: float = 10.0
+    # Where webhooks may go: https only and no inside address unless allowed here (webhook_targets.py).
+    webhook_targets: TargetPolicy = field(default_factory=TargetPolicy)
     session_max_age_seconds: int = 8 * 3600
     # Set when the service sits behind TLS, so session cookies get the Secure flag.
     secure_cookies: bool = False
@@ -113,6 +116,17 @@ class Settings:
                 if v.lower() not in ("1", "0", "true", "false", "yes", "no"):
                     raise SettingsError(f"{name} must be true or false, got {v!r}")
                 values[key] = v.lower() in ("1", "true", "yes")
+        allow_http = get("MODERATION_WEBHOOK_ALLOW_HTTP")
+        allow_networks = get("MODERATION_WEBHOOK_ALLOW_NETWORKS")
+        if allow_http is not None or allow_networks is not None:
+            if allow_http is not None and allow_http.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                raise SettingsError(f"MODERATION_WEBHOOK_ALLOW_HTTP must be true or false, got {allow_http!r}")
+            try:
+                networks = parse_networks(allow_networks or "")
+            except ValueError as exc:
+                raise SettingsError(f"MODERATION_WEBHOOK_ALLOW_NETWORKS: {exc}") from None
+            values["webhook_targets"] = TargetPolicy(
+                allow_http=(allow_http or "").lower() in ("1", "true", "yes"), allowed_networks=networks)
         campaign: dict[str, object] = {}
         for name, key, cast in (
             ("MODERATION_CAMPAIGN_MIN_REJECTIONS", "min_rejections", int),

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from .. import views
-from ..appkeys import CLOCK, MODERATION, STORE
+from ..appkeys import CLOCK, MODERATION, SETTINGS, STORE
 from ..auth import require
 from ..domain import ApiKey, Role
 from ..errors import ModerationError, ValidationFailed
@@ -19,7 +19,8 @@ from ..labels import APPROVE_LABEL, REJECT_LABELS, REPORT_REASONS
 from ..middlewares import LOG_FIELDS
 from ..store import DecisionOutcome, QueueItem
 from ..validation import MAX_DB_INT, parse_id, text_problem
-from ..webhooks import new_secret, validate_webhook_url
+from ..webhook_targets import check_url
+from ..webhooks import new_secret
 from ..workflow import QUEUE_ACTIONS, ModeratorAction, ModeratorDecision
 from .params import (
     MAX_NOTE,
@@ -225,7 +226,7 @@ async def show_webhook(request: web.Request) -> web.Response:
 async def set_webhook(request: web.Request) -> web.Response:
     """Set the URL and issue a new secret, shown only in this answer."""
     key = await require(request, Role.ADMIN)
-    url = validate_webhook_url((await read_json_object(request)).get("url"))
+    url = await check_url((await read_json_object(request)).get("url"), request.app[SETTINGS].webhook_targets)
     secret = new_secret()
     await request.config_dict[STORE].set_webhook(key.site_id, url, secret, request.config_dict[CLOCK]())
     return web.json_response({"site_id": key.site_id, "url": url, "secret": secret})
