@@ -122,6 +122,9 @@ def main() -> int:
     shutil.copytree(ROOT / "models", models, ignore=shutil.ignore_patterns("README.md"))
     env = {**os.environ, "MODERATION_DATA_DIR": str(work / "data"), "MODERATION_MODELS_DIR": str(models),
            "MODERATION_LOG_JSON": "true"}
+    # One key sends the whole load: its token bucket (50/s by default) would throttle the benchmark.
+    (Path(work) / "policy.toml").write_text("[default]\nkey_requests_per_second = 0\n", encoding="utf-8")
+    env["MODERATION_POLICY_FILE"] = str(Path(work) / "policy.toml")
     keys = {role: cli(sys.executable, "-m", "moderation", "keys", "create", "--role", role, "--site", "demo",
                       env=env).strip().splitlines()[-1] for role in ("site", "moderator", "admin")}
     port = free_port()

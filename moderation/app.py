@@ -12,6 +12,7 @@ import aiohttp
 from aiohttp import web
 
 from .appkeys import (
+    ABUSE_LIMITS,
     CAMPAIGNS,
     CLOCK,
     EXECUTOR,
@@ -30,6 +31,7 @@ from .metrics import Metrics
 from .middlewares import error_middleware, request_context
 from .pipeline.scoring import Scorer
 from .pipeline.site_model import SiteLearner, SiteModelConfig
+from .ratelimit import AbuseLimits
 from .services import Moderation
 from .settings import Settings
 from .store import open_store
@@ -62,6 +64,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[METRICS] = Metrics()
+    app[ABUSE_LIMITS] = AbuseLimits.create(clock)
     app.on_response_prepare.append(close_if_body_unread)
     app.cleanup_ctx.append(_executor_ctx)
     app.cleanup_ctx.append(_store_ctx)

@@ -12,6 +12,7 @@ from .campaigns import CampaignMemory
 from .metrics import Metrics
 from .pipeline.scoring import Scorer
 from .pipeline.site_model import SiteLearner, SiteModelConfig
+from .ratelimit import AbuseLimits
 from .services import Moderation
 from .settings import Settings
 from .store import Store
@@ -40,3 +41,6 @@ SITE_LEARNER = web.AppKey("site_learner", SiteLearner)
 
 # The service layer (moderation.services) every handler calls; built once the resources above exist.
 MODERATION = web.AppKey("moderation", Moderation)
+
+# Abuse limits kept in memory: token buckets per key and per author, sign-in backoff (ratelimit.py).
+ABUSE_LIMITS = web.AppKey("abuse_limits", AbuseLimits)

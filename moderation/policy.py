@@ -41,6 +41,12 @@ class Policy:
     classifier_timeout_seconds: float = 2.0
     # Hold every comment regardless of scores (WordPress "Comment must be manually approved").
     hold_all: bool = False
+    # Abuse limits (token buckets, 429 + Retry-After; 0 turns one off). Every request of one API key:
+    key_requests_per_second: float = 50.0
+    key_burst: float = 500.0
+    # Comments of one author (the same e-mail, or the same IP), across articles:
+    author_comments_per_hour: float = 60.0
+    author_burst: float = 20.0
 
     def __post_init__(self) -> None:
         # Terms are matched against normalised text, so normalise them the same way once.

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestServer
 
 from moderation.__main__ import main
 from moderation.domain import Decision, Role
-from moderation.keys import STORE
+from moderation.appkeys import STORE
 from moderation.settings import Settings, SettingsError
 from moderation.store import open_store
 from moderation.webhook_targets import GuardedResolver, TargetPolicy, check_url, parse_networks

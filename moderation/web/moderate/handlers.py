@@ -11,14 +11,15 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from ... import i18n
-from ...appkeys import MODERATION, STORE
+from ...appkeys import ABUSE_LIMITS, MODERATION, STORE
 from ...auth import authenticate
 from ...domain import Role, Status
 from ...errors import Forbidden, ModerationError, StaleRevision, Unauthorized
 from ...labels import APPROVE_LABEL, SPAM, TOXIC
 from ...middlewares import LOG_FIELDS
+from ...ratelimit import retry_after_seconds
 from ...store import AuthorHistory, QueueItem, QueueOrder
-from ...validation import parse_id
+from ...validation import normalise_ip, parse_id
 from ...workflow import ModeratorAction, ModeratorDecision
 from ..body import read_form
 from ..params import encode_cursor, queue_query_from
@@ -77,11 +78,27 @@ def render(template: str, request: web.Request, context: dict[str, Any], *, stat
 # -- sign in and out -----------------------------------------------------------------------------------
 
 
-def _signin_page(request: web.Request, *, failed: bool, status: int = 200) -> web.Response:
+def _signin_page(request: web.Request, *, failed: bool, status: int = 200, wait: int | None = None,
+                 ) -> web.Response:
     token = secrets.token_urlsafe(32)
-    response = render("moderate_signin.html", request, {"csrf": token, "failed": failed}, status=status)
+    response = render("moderate_signin.html", request, {"csrf": token, "failed": failed, "wait": wait},
+                      status=status)
     set_cookie(response, request, SIGNIN_COOKIE, token, SIGNIN_TOKEN_AGE)
+    if wait is not None:
+        response.headers["Retry-After"] = str(wait)
     return response
+
+
+def sign_in_names(request: web.Request, key_text: object) -> tuple[str, ...]:
+    """Who is trying: the client address and the key prefix typed (12 characters, as keys are listed)."""
+    try:
+        client = normalise_ip(request.remote or "")
+    except ValueError:  # a Unix socket or a test transport: one shared name
+        client = request.remote or "unknown"
+    names = [f"client:{client}"]
+    if isinstance(key_text, str) and key_text.strip():
+        names.append(f"prefix:{key_text.strip()[:12]}")
+    return tuple(names)
 
 
 @routes.get("/sign-in")
@@ -96,12 +113,21 @@ async def sign_in(request: web.Request) -> web.Response:
     form = await read_form(request)
     check_csrf(request.cookies.get(SIGNIN_COOKIE), form.get("csrf"))
     key_text = form.get("key")
+    # Guessing keys is slowed per client and per key prefix: a few free failures, then a doubling wait
+    # during which no key is even looked at.
+    throttle = request.config_dict[ABUSE_LIMITS].sign_in
+    names = sign_in_names(request, key_text)
+    if (wait := throttle.wait(*names)) is not None:
+        request[LOG_FIELDS]["sign_in"] = "throttled"
+        return _signin_page(request, failed=True, status=429, wait=retry_after_seconds(wait))
     try:
         key = await authenticate(request, key_text.strip() if isinstance(key_text, str) else None,
                                  Role.MODERATOR, Role.ADMIN)
     except (Unauthorized, Forbidden):
+        throttle.failed(*names)
         request[LOG_FIELDS]["sign_in"] = "refused"
         return _signin_page(request, failed=True, status=401)
+    throttle.succeeded(*names)
     redirect = web.HTTPSeeOther("/moderate")
     await start_session(request, redirect, key.id)
     clear_cookie(redirect, SIGNIN_COOKIE)
