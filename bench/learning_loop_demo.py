@@ -127,6 +127,8 @@ def main() -> int:
     env["MODERATION_POLICY_FILE"] = str(Path(work) / "policy.toml")
     keys = {role: cli(sys.executable, "-m", "moderation", "keys", "create", "--role", role, "--site", "demo",
                       env=env).strip().splitlines()[-1] for role in ("site", "moderator", "admin")}
+    keys["operator"] = cli(sys.executable, "-m", "moderation", "keys", "create", "--role", "operator",
+                           env=env).strip().splitlines()[-1]
     port = free_port()
     log = open(work / "service.log", "w")
     server = subprocess.Popen([sys.executable, "-m", "moderation", "serve", "--port", str(port)], env=env,
@@ -164,7 +166,7 @@ def main() -> int:
         retrain_seconds = round(time.time() - started, 1)
         print(retrain_out)
         promoted = cli(sys.executable, "-m", "moderation", "models", "promote", "latest", env=env)
-        status, reload = svc.call("POST", "/v1/admin/models/reload", keys["admin"])
+        status, reload = svc.call("POST", "/v1/admin/models/reload", keys["operator"])
 
         rng2 = random.Random(99)
         fresh: list[tuple[str, bool]] = []

@@ -1,7 +1,7 @@
 """The ``moderation`` command: serve, manage keys, try the classifiers.
 
     moderation serve [--host H] [--port P] [--workers N] [--data-dir DIR] [--models-dir DIR] [--policy FILE]
-    moderation keys create --role {site,moderator,admin} --site SITE [--akismet] [--data-dir DIR]
+    moderation keys create --role {site,moderator,admin} --site SITE [--akismet] | --role operator [--data-dir DIR]
     moderation check "some text"
     moderation models list | promote VERSION|latest | rollback   [--models-dir DIR]
     moderation sites set-webhook --site SITE (--url URL | --remove) [--data-dir DIR]
@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     create = key_commands.add_parser("create", help="create an API key and print it once")
     _add_common(create)
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
-    create.add_argument("--site", required=True, help="the site this key belongs to")
+    create.add_argument("--site", help="the site this key belongs to (every role but operator)")
     create.add_argument("--akismet", action="store_true",
                         help="site keys: also print a 12-hex Akismet alias of the key (for the Akismet plugin)")
 
@@ -156,8 +156,12 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     role = Role(args.role)
-    site = args.site.strip()
-    if not site or len(site) > 100:
+    site = (args.site or "").strip()
+    if role is Role.OPERATOR:
+        if site:  # an operator key belongs to no site; accepting one would suggest otherwise
+            print("error: an operator key belongs to no site; leave out --site", file=sys.stderr)
+            return 2
+    elif not site or len(site) > 100:
         print("error: --site must be 1-100 characters", file=sys.stderr)
         return 2
 
@@ -180,7 +184,8 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
                 await store.create_akismet_alias(api_key_id=record.id, alias_hash=hash_key(alias), now=now)
         finally:
             await store.close()
-        print(f"Created {role.value} key #{record.id} for site {site!r}. It is shown only once; store it now:")
+        owner = "the operator" if role is Role.OPERATOR else f"site {site!r}"
+        print(f"Created {role.value} key #{record.id} for {owner}. It is shown only once; store it now:")
         if alias is not None:
             # The last line stays the key; the alias works only as an Akismet API key (/1.1/, /1.2/).
             print(f"Akismet API key (alias of this key, for the Akismet plugin only): {alias}")

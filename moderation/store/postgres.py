@@ -63,6 +63,7 @@ from .rows import (
     COMMENT_COLUMNS,
     DELIVERIES_SELECT,
     EVENTS_SELECT,
+    OPERATOR_KEY_SELECT,
     SIGNATURE_COLUMNS,
     api_key_from_row,
     audit_event_from_row,
@@ -164,6 +165,12 @@ class PostgresStore:
         )
 
     async def create_api_key(self, *, site_id: str, role: Role, key_hash: str, prefix: str, now: datetime) -> ApiKey:
+        if role is Role.OPERATOR:  # belongs to no site
+            key_id = await self.pool.fetchval(
+                "INSERT INTO operator_keys (key_hash, prefix, created_at) VALUES ($1, $2, $3) RETURNING id",
+                key_hash, prefix, now,
+            )
+            return ApiKey(id=key_id, site_id="", role=role, prefix=prefix, created_at=now)
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "INSERT INTO sites (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", site_id, now
@@ -181,7 +188,8 @@ class PostgresStore:
         if cached is not None:
             return cached
         row = await self.pool.fetchrow(
-            "SELECT id, site_id, role, prefix, created_at, revoked_at FROM api_keys WHERE key_hash = $1", key_hash
+            "SELECT id, site_id, role, prefix, created_at, revoked_at FROM api_keys WHERE key_hash = $1 "
+            f"UNION ALL {OPERATOR_KEY_SELECT} WHERE key_hash = $1", key_hash
         )
         key = api_key_from_row(row) if row else None
         if key is not None and key.revoked_at is None:

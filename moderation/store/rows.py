@@ -157,6 +157,10 @@ def newest_first(select: str, site_id: str, *, filters: Sequence[tuple[str, Any]
 # -- keys and sessions ----------------------------------------------------------------------------------
 
 
+# The operator_keys half of a key lookup, in api_keys' column order (operator keys belong to no site).
+OPERATOR_KEY_SELECT = "SELECT id, '', 'operator', prefix, created_at, revoked_at FROM operator_keys"
+
+
 def api_key_from_row(row: Any) -> ApiKey:
     """(id, site_id, role, prefix, created_at, revoked_at)."""
     return ApiKey(id=row[0], site_id=row[1], role=Role(row[2]), prefix=row[3], created_at=as_datetime(row[4]),

@@ -55,6 +55,7 @@ from .rows import (
     COMMENT_COLUMNS,
     DELIVERIES_SELECT,
     EVENTS_SELECT,
+    OPERATOR_KEY_SELECT,
     SIGNATURE_COLUMNS,
     api_key_from_row,
     audit_event_from_row,
@@ -233,6 +234,10 @@ class SQLiteStore:
 
     async def create_api_key(self, *, site_id: str, role: Role, key_hash: str, prefix: str, now: datetime) -> ApiKey:
         def create(conn: sqlite3.Connection) -> ApiKey:
+            if role is Role.OPERATOR:  # belongs to no site
+                cur = conn.execute("INSERT INTO operator_keys (key_hash, prefix, created_at) VALUES (?, ?, ?)",
+                                   (key_hash, prefix, to_ts(now)))
+                return ApiKey(id=int(cur.lastrowid or 0), site_id="", role=role, prefix=prefix, created_at=now)
             conn.execute("INSERT OR IGNORE INTO sites (id, created_at) VALUES (?, ?)", (site_id, to_ts(now)))
             cur = conn.execute(
                 "INSERT INTO api_keys (key_hash, prefix, role, site_id, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -249,8 +254,9 @@ class SQLiteStore:
         if self._reader is None:
             self._reader = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=1)
         row = self._reader.execute(
-            "SELECT id, site_id, role, prefix, created_at, revoked_at FROM api_keys WHERE key_hash = ?",
-            (key_hash,),
+            "SELECT id, site_id, role, prefix, created_at, revoked_at FROM api_keys WHERE key_hash = ? "
+            f"UNION ALL {OPERATOR_KEY_SELECT} WHERE key_hash = ?",
+            (key_hash, key_hash),
         ).fetchone()
         return api_key_from_row(row) if row else None
 

@@ -25,15 +25,18 @@ routes = web.RouteTableDef()
 @routes.get("/v1/admin/models")
 async def list_models(request: web.Request) -> web.Response:
     """Every model version in the models directory, which one is current, which one is serving."""
-    await require(request, Role.ADMIN)
+    await require(request, Role.ADMIN, Role.OPERATOR)
     versions = [asdict(v) for v in list_versions(request.config_dict[SETTINGS].models_dir)]
     return web.json_response({"serving": request.config_dict[SCORER].version, "versions": versions})
 
 
 @routes.post("/v1/admin/models/reload")
 async def reload_models(request: web.Request) -> web.Response:
-    """Switch to the version CURRENT points at, without a restart and without failing a request."""
-    await require(request, Role.ADMIN)
+    """Switch to the version CURRENT points at, without a restart and without failing a request.
+
+    Operator keys only: the model is shared by every site, so no site's admin may switch it.
+    """
+    await require(request, Role.OPERATOR)
     scorer = request.config_dict[SCORER]
     try:
         previous, version = await scorer.reload()
