@@ -561,15 +561,15 @@ async def test_moderator_sessions(store: Store) -> None:
     key = await store.create_api_key(site_id="site-a", role=Role.MODERATOR, key_hash="h1", prefix="mod_mod_x",
                                      now=NOW)
     expires = NOW + timedelta(hours=8)
-    await store.create_session(id_hash="s1", api_key_id=key.id, csrf_token="csrf-1", now=NOW, expires_at=expires)
+    await store.create_session(id_hash="s1", api_key_id=key.id, csrf_hash="csrf-1", now=NOW, expires_at=expires)
     found = await store.find_session("s1", NOW + timedelta(hours=1))
-    assert found is not None and found.csrf_token == "csrf-1" and found.expires_at == expires
+    assert found is not None and found.csrf_hash == "csrf-1" and found.expires_at == expires
     assert (found.api_key.id, found.api_key.site_id, found.api_key.role) == (key.id, "site-a", Role.MODERATOR)
     assert found.api_key.created_at == NOW and "csrf-1" not in repr(found)
     assert await store.find_session("s1", expires) is None  # expired
     assert await store.find_session("s-unknown", NOW) is None
     # The next sign-in sweeps expired sessions away.
-    await store.create_session(id_hash="s2", api_key_id=key.id, csrf_token="csrf-2", now=expires,
+    await store.create_session(id_hash="s2", api_key_id=key.id, csrf_hash="csrf-2", now=expires,
                                expires_at=expires + timedelta(hours=8))
     assert await store.find_session("s1", NOW) is None
     assert await store.find_session("s2", expires) is not None

@@ -125,7 +125,7 @@ class Store(Protocol):
     async def retry_failed_webhooks(self, site_id: str, now: datetime) -> int: ...
 
     # Moderator page sessions
-    async def create_session(self, *, id_hash: str, api_key_id: int, csrf_token: str, now: datetime,
+    async def create_session(self, *, id_hash: str, api_key_id: int, csrf_hash: str, now: datetime,
                              expires_at: datetime) -> None: ...
     async def find_session(self, id_hash: str, now: datetime) -> ModeratorSession | None: ...
     async def delete_session(self, id_hash: str) -> None: ...
@@ -324,7 +324,7 @@ class DeliveryRecord:
 @dataclass(frozen=True)
 class ModeratorSession:
     api_key: ApiKey
-    csrf_token: str = field(repr=False)
+    csrf_hash: str = field(repr=False)
     expires_at: datetime
 
 

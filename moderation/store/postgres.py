@@ -664,19 +664,19 @@ class PostgresStore:
         ))
 
     # -- moderator page sessions ----------------------------------------------------------------
-    async def create_session(self, *, id_hash: str, api_key_id: int, csrf_token: str, now: datetime,
+    async def create_session(self, *, id_hash: str, api_key_id: int, csrf_hash: str, now: datetime,
                              expires_at: datetime) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("DELETE FROM moderator_sessions WHERE expires_at <= $1", now)
             await conn.execute(
-                "INSERT INTO moderator_sessions (id_hash, api_key_id, csrf_token, created_at, expires_at) "
+                "INSERT INTO moderator_sessions (id_hash, api_key_id, csrf_hash, created_at, expires_at) "
                 "VALUES ($1, $2, $3, $4, $5)",
-                id_hash, api_key_id, csrf_token, now, expires_at,
+                id_hash, api_key_id, csrf_hash, now, expires_at,
             )
 
     async def find_session(self, id_hash: str, now: datetime) -> ModeratorSession | None:
         row = await self.pool.fetchrow(
-            "SELECT k.id, k.site_id, k.role, k.prefix, k.created_at, s.csrf_token, s.expires_at "
+            "SELECT k.id, k.site_id, k.role, k.prefix, k.created_at, s.csrf_hash, s.expires_at "
             "FROM moderator_sessions s JOIN api_keys k ON k.id = s.api_key_id "
             "WHERE s.id_hash = $1 AND s.expires_at > $2 AND k.revoked_at IS NULL",
             id_hash, now,

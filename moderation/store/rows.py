@@ -168,9 +168,9 @@ def api_key_from_row(row: Any) -> ApiKey:
 
 
 def session_from_row(row: Any) -> ModeratorSession:
-    """(key id, site_id, role, prefix, key created_at, csrf_token, expires_at)."""
+    """(key id, site_id, role, prefix, key created_at, csrf_hash, expires_at)."""
     key = ApiKey(id=row[0], site_id=row[1], role=Role(row[2]), prefix=row[3], created_at=as_datetime(row[4]))
-    return ModeratorSession(api_key=key, csrf_token=row[5], expires_at=as_datetime(row[6]))
+    return ModeratorSession(api_key=key, csrf_hash=row[5], expires_at=as_datetime(row[6]))
 
 
 # -- audit, labels, model quality -------------------------------------------------------------------------

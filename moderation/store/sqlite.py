@@ -759,14 +759,14 @@ class SQLiteStore:
         return await self._write(retry)
 
     # -- moderator page sessions ----------------------------------------------------------------
-    async def create_session(self, *, id_hash: str, api_key_id: int, csrf_token: str, now: datetime,
+    async def create_session(self, *, id_hash: str, api_key_id: int, csrf_hash: str, now: datetime,
                              expires_at: datetime) -> None:
         def create(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM moderator_sessions WHERE expires_at <= ?", (to_ts(now),))
             conn.execute(
-                "INSERT INTO moderator_sessions (id_hash, api_key_id, csrf_token, created_at, expires_at) "
+                "INSERT INTO moderator_sessions (id_hash, api_key_id, csrf_hash, created_at, expires_at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (id_hash, api_key_id, csrf_token, to_ts(now), to_ts(expires_at)),
+                (id_hash, api_key_id, csrf_hash, to_ts(now), to_ts(expires_at)),
             )
 
         await self._write(create)
@@ -774,7 +774,7 @@ class SQLiteStore:
     async def find_session(self, id_hash: str, now: datetime) -> ModeratorSession | None:
         def find(conn: sqlite3.Connection) -> ModeratorSession | None:
             row = conn.execute(
-                "SELECT k.id, k.site_id, k.role, k.prefix, k.created_at, s.csrf_token, s.expires_at "
+                "SELECT k.id, k.site_id, k.role, k.prefix, k.created_at, s.csrf_hash, s.expires_at "
                 "FROM moderator_sessions s JOIN api_keys k ON k.id = s.api_key_id "
                 "WHERE s.id_hash = ? AND s.expires_at > ? AND k.revoked_at IS NULL",
                 (id_hash, to_ts(now)),

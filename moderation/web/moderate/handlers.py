@@ -29,10 +29,12 @@ from .sessions import (
     SIGNIN_COOKIE,
     SIGNIN_TOKEN_AGE,
     check_csrf,
+    check_session_csrf,
     clear_cookie,
     current_session,
     end_session,
     require_session,
+    session_csrf,
     set_cookie,
     start_session,
 )
@@ -138,7 +140,7 @@ async def sign_in(request: web.Request) -> web.Response:
 @routes.post("/sign-out")
 async def sign_out(request: web.Request) -> web.Response:
     session = await require_session(request)
-    check_csrf(session.csrf_token, (await read_form(request)).get("csrf"))
+    check_session_csrf(session, (await read_form(request)).get("csrf"))
     redirect = web.HTTPSeeOther("/moderate/sign-in")
     await end_session(request, redirect)
     raise redirect
@@ -172,7 +174,7 @@ async def queue_page(request: web.Request) -> web.Response:
     view = "reported" if query.reason == "reported" else "held"
     context = {
         "session": session,
-        "csrf": session.csrf_token,
+        "csrf": session_csrf(request),
         "items": [item_view(item, lang) for item in page.items],
         "counts": counts,
         "view": view,
@@ -239,7 +241,7 @@ def decisions_from_form(form: MultiDictProxy[Any]) -> list[ModeratorDecision | N
 async def decide_from_page(request: web.Request) -> web.Response:
     session = await require_session(request)
     form = await read_form(request)
-    check_csrf(session.csrf_token, form.get("csrf"))
+    check_session_csrf(session, form.get("csrf"))
     outcome = {"done": 0, "stale": 0, "failed": 0}
     decisions = decisions_from_form(form)
     for decision in decisions:
@@ -278,7 +280,7 @@ async def clusters_page(request: web.Request) -> web.Response:
         sample = QueueItem(c.sample, max(c.sample.scores.values(), default=0.0), (), 0, {}, {}, AuthorHistory())
         views.append({"cluster_id": c.cluster_id, "count": c.count, "first_id": c.first_id, "last_id": c.last_id,
                       "sample": item_view(sample, lang)})
-    context = {"session": session, "csrf": session.csrf_token, "clusters": views,
+    context = {"session": session, "csrf": session_csrf(request), "clusters": views,
                "counts": await store.queue_counts(site), "notices": _notices(request)}
     return render("moderate_clusters.html", request, context)
 
@@ -287,7 +289,7 @@ async def clusters_page(request: web.Request) -> web.Response:
 async def decide_cluster_from_page(request: web.Request) -> web.Response:
     session = await require_session(request)
     form = await read_form(request)
-    check_csrf(session.csrf_token, form.get("csrf"))
+    check_session_csrf(session, form.get("csrf"))
     button = form.get("button")
     raw_cluster, _, raw_up_to = str(form.get("cluster", "")).partition(":")
     cluster_id, up_to = parse_id(raw_cluster), parse_id(raw_up_to)

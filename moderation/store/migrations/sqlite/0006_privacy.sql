@@ -9,3 +9,9 @@ CREATE TABLE operator_keys (
     created_at  TEXT NOT NULL,
     revoked_at  TEXT
 );
+
+-- Session CSRF tokens are no longer stored readable: the token is derived from the session id (which
+-- only the cookie holds) and only its SHA-256 is kept. Existing sessions held plain tokens: they end
+-- (moderators sign in again).
+DELETE FROM moderator_sessions;
+ALTER TABLE moderator_sessions RENAME COLUMN csrf_token TO csrf_hash;
