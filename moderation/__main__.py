@@ -5,6 +5,8 @@
     moderation check "some text"
     moderation models list | promote VERSION|latest | rollback   [--models-dir DIR]
     moderation sites set-webhook --site SITE (--url URL | --remove) [--data-dir DIR]
+    moderation authors erase --site SITE --email EMAIL [--data-dir DIR]
+    moderation purge [--apply] [--data-dir DIR] [--policy FILE]
 """
 
 from __future__ import annotations
@@ -76,6 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--models-dir", type=Path, help="models directory (env MODERATION_MODELS_DIR)")
         if name == "promote":
             sub.add_argument("version", help="a version, or 'latest' for the newest candidate that passed its gate")
+
+    authors = commands.add_parser("authors", help="personal data of one author")
+    author_commands = authors.add_subparsers(dest="author_command", required=True)
+    erase = author_commands.add_parser("erase", help="anonymise every comment of one e-mail on one site")
+    _add_common(erase)
+    erase.add_argument("--site", required=True, help="the site whose comments to anonymise")
+    erase.add_argument("--email", required=True, help="the author's e-mail address")
+
+    purge = commands.add_parser("purge", help="apply every site's retention (a dry run unless --apply)")
+    _add_common(purge)
+    purge.add_argument("--apply", action="store_true", help="remove what is past retention (default: only print it)")
 
     sites = commands.add_parser("sites", help="configure a site")
     site_commands = sites.add_subparsers(dest="site_command", required=True)
@@ -282,6 +295,51 @@ def cmd_sites_set_webhook(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_authors_erase(args: argparse.Namespace) -> int:
+    from .errors import ValidationFailed
+    from .privacy import erase
+    from .store import open_store
+
+    settings = _settings(args)
+
+    async def run() -> dict[str, int]:
+        store = open_store(settings.effective_database_url)
+        try:
+            await store.migrate()
+            return await erase(store, args.site, args.email, actor="cli", now=datetime.now(UTC))
+        finally:
+            await store.close()
+
+    try:
+        counts = asyncio.run(run())
+    except ValidationFailed as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    print(json.dumps({"site_id": args.site, "erased": counts}, indent=2))
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    from .privacy import purge
+    from .store import open_store
+
+    settings = _settings(args)
+
+    async def run() -> dict[str, dict[str, int]]:
+        store = open_store(settings.effective_database_url)
+        try:
+            await store.migrate()
+            return await purge(store, settings.policy, datetime.now(UTC), apply=args.apply, actor="cli")
+        finally:
+            await store.close()
+
+    report = asyncio.run(run())
+    print(json.dumps({"applied": args.apply, "sites": report}, indent=2))
+    if not args.apply:
+        print("Dry run: nothing was removed. Run again with --apply to remove it.", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
@@ -297,6 +355,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_models(args)
         if args.command == "sites":
             return cmd_sites_set_webhook(args)
+        if args.command == "authors":
+            return cmd_authors_erase(args)
+        if args.command == "purge":
+            return cmd_purge(args)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

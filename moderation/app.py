@@ -31,6 +31,7 @@ from .metrics import Metrics
 from .middlewares import error_middleware, request_context
 from .pipeline.scoring import Scorer
 from .pipeline.site_model import SiteLearner, SiteModelConfig
+from .privacy import retention_ctx
 from .ratelimit import AbuseLimits
 from .services import Moderation
 from .settings import Settings
@@ -42,6 +43,7 @@ from .web import (
     health,
     moderate,
     openapi,
+    privacy,
     queue,
     site_status,
 )
@@ -78,6 +80,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     app[WEBHOOK_CONFIG] = DeliveryConfig(timeout=settings.webhook_timeout_seconds)
     app.cleanup_ctx.append(_webhooks_ctx)
     app.cleanup_ctx.append(_services_ctx)
+    app.cleanup_ctx.append(retention_ctx)
     app.cleanup_ctx.append(openapi.openapi_ctx)
     app.add_routes(health.routes)
     app.add_routes(openapi.routes)
@@ -86,6 +89,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     app.add_routes(queue.routes)
     app.add_routes(site_status.routes)  # decisions made in the site's own admin (wp-admin)
     app.add_routes(campaigns.routes)
+    app.add_routes(privacy.routes)
     # The moderator page: a sub-app with its own templates, static files, headers and HTML errors.
     app.add_subapp(moderate.PREFIX, moderate.create_page_app())
     # Drop-in compatibility: Perspective's comments:analyze and Akismet's comment-check (docs/compat.md).

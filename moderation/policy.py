@@ -47,6 +47,11 @@ class Policy:
     # Comments of one author (the same e-mail, or the same IP), across articles:
     author_comments_per_hour: float = 60.0
     author_burst: float = 20.0
+    # Retention (moderation purge and the periodic task; 0 keeps forever). IP and user agent are
+    # removed this many days after the comment arrived...
+    retain_addresses_days: float = 30.0
+    # ...and rejected or taken-down comments are removed entirely this many days after that decision.
+    retain_rejected_days: float = 30.0
 
     def __post_init__(self) -> None:
         # Terms are matched against normalised text, so normalise them the same way once.

@@ -65,6 +65,8 @@ class Settings:
     # Set when the service sits behind TLS, so session cookies get the Secure flag.
     secure_cookies: bool = False
     campaigns: CampaignSettings = field(default_factory=CampaignSettings)
+    # How often the service applies each site's retention (moderation/privacy.py); 0: never (cron the CLI).
+    purge_interval_seconds: float = 3600.0
 
     @property
     def effective_database_url(self) -> str:
@@ -111,6 +113,14 @@ class Settings:
             if not 0 < timeout < 3600:  # also refuses nan and inf
                 raise SettingsError("MODERATION_BODY_TIMEOUT_SECONDS must be between 0 and 3600 seconds")
             values["body_timeout_seconds"] = timeout
+        if (v := get("MODERATION_PURGE_INTERVAL_SECONDS")) is not None:
+            try:
+                interval = float(v)
+            except ValueError:
+                raise SettingsError(f"MODERATION_PURGE_INTERVAL_SECONDS must be a number, got {v!r}") from None
+            if not 0 <= interval < 10**7:
+                raise SettingsError("MODERATION_PURGE_INTERVAL_SECONDS must be between 0 (off) and 10000000")
+            values["purge_interval_seconds"] = interval
         for name, key in (("MODERATION_LOG_JSON", "log_json"), ("MODERATION_SECURE_COOKIES", "secure_cookies")):
             if (v := get(name)) is not None:
                 if v.lower() not in ("1", "0", "true", "false", "yes", "no"):

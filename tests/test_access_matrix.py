@@ -217,6 +217,22 @@ async def page_cluster_decision(ctx: Ctx, caller: str) -> dict[str, Any]:
     return {"data": {"cluster": f"{cluster}:{req['comment']}", "button": "approve"}, "comment": req["comment"]}
 
 
+async def erase_site_a_author(ctx: Ctx, caller: str) -> dict[str, Any]:
+    """Erase the author of a fresh site A comment (each caller gets its own author)."""
+    cid, _ = await ctx.held_comment()
+    with sqlite3.connect(ctx.settings.effective_database_url.removeprefix("sqlite:///")) as conn:
+        email = conn.execute("SELECT author_email FROM comments WHERE id = ?", (cid,)).fetchone()[0]
+    return {"json": {"author_email": email}, "comment": cid}
+
+
+async def site_a_author_erased_only_by_admin_a(ctx: Ctx, caller: str, req: dict[str, Any]) -> None:
+    with sqlite3.connect(ctx.settings.effective_database_url.removeprefix("sqlite:///")) as conn:
+        email = conn.execute("SELECT author_email FROM comments WHERE id = ?", (req["comment"],)).fetchone()[0]
+    assert (email == "") == (caller == AA), (caller, email)
+    if caller == AB:  # site B's admin erased on site B, where that e-mail has nothing
+        assert req["body"]["erased"]["comments"] == 0
+
+
 ROWS: tuple[Row, ...] = (
     Row("GET", "/healthz", "public", public()),
     Row("GET", "/v1/openapi.json", "public", public()),
@@ -250,6 +266,7 @@ ROWS: tuple[Row, ...] = (
     Row("DELETE", "/v1/admin/webhook", "bearer", ADMIN_ANY_SITE),
     Row("GET", "/v1/admin/webhooks/deliveries", "bearer", ADMIN_ANY_SITE),
     Row("POST", "/v1/admin/webhooks/retry", "bearer", ADMIN_ANY_SITE),
+    Row("DELETE", "/v1/authors", "bearer", ADMIN_ANY_SITE, erase_site_a_author, site_a_author_erased_only_by_admin_a),
     #                                        none bad unknown revoked site modA admA siteB modB admB oper
     Row("GET", "/moderate/sign-in", "session", cells(200, 200, 200, 200, 200, 303, 303, 200, 303, 303, 200)),
     Row("POST", "/moderate/sign-in", "sign-in", cells(401, 401, 401, 401, 401, 303, 303, 401, 303, 303, 401)),

@@ -174,6 +174,11 @@ async def test_admin_and_operations_answers_conform(api: Api, conf: Conformance)
     await conf.check(await c.post("/v1/admin/models/reload", headers=bearer(operator)), "POST",
                      "/v1/admin/models/reload")
     await conf.check(await c.get("/v1/admin/stats", headers=bearer(admin)), "GET", "/v1/admin/stats")
+    erased = await conf.check(await c.delete("/v1/authors", json={"author_email": "budi@example.co.id"},
+                                             headers=bearer(admin)), "DELETE", "/v1/authors")
+    assert set(erased["erased"]) == {"comments", "training_labels_unlinked", "idempotency_records"}
+    await conf.check(await c.delete("/v1/authors", json={"author_email": "x"}, headers=bearer(admin)),
+                     "DELETE", "/v1/authors")
     await conf.check(await c.get("/healthz"), "GET", "/healthz")
     await conf.check(await c.get("/readyz"), "GET", "/readyz")
     assert "moderation_http_requests_total" in await conf.check(await c.get("/metrics"), "GET", "/metrics")

@@ -57,6 +57,7 @@ from . import (
     SignatureKey,
     SignatureVote,
     WebhookTarget,
+    privacy_postgres,
 )
 from .keycache import KeyCache
 from .rows import (
@@ -662,6 +663,20 @@ class PostgresStore:
             "WHERE site_id = $2 AND failed_at IS NOT NULL",
             now, site_id,
         ))
+
+    # -- personal data: erasure and retention (privacy_postgres.py) -----------------------------
+    async def erase_author(self, site_id: str, email: str, *, actor: str, now: datetime) -> dict[str, int]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            return await privacy_postgres.erase_author(conn, site_id, email, actor=actor, now=now)
+
+    async def purge_site(self, site_id: str, *, ip_before: datetime | None, rejected_before: datetime | None,
+                         apply: bool, actor: str, now: datetime) -> dict[str, int]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            return await privacy_postgres.purge_site(conn, site_id, ip_before=ip_before,
+                                                     rejected_before=rejected_before, apply=apply, actor=actor, now=now)
+
+    async def site_ids(self) -> list[str]:
+        return [row[0] for row in await self.pool.fetch("SELECT id FROM sites ORDER BY id")]
 
     # -- moderator page sessions ----------------------------------------------------------------
     async def create_session(self, *, id_hash: str, api_key_id: int, csrf_hash: str, now: datetime,

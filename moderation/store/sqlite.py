@@ -50,6 +50,7 @@ from . import (
     SignatureKey,
     SignatureVote,
     WebhookTarget,
+    privacy_sqlite,
 )
 from .rows import (
     COMMENT_COLUMNS,
@@ -757,6 +758,18 @@ class SQLiteStore:
             ).rowcount
 
         return await self._write(retry)
+
+    # -- personal data: erasure and retention (privacy_sqlite.py) -------------------------------
+    async def erase_author(self, site_id: str, email: str, *, actor: str, now: datetime) -> dict[str, int]:
+        return await self._write(lambda conn: privacy_sqlite.erase_author(conn, site_id, email, actor=actor, now=now))
+
+    async def purge_site(self, site_id: str, *, ip_before: datetime | None, rejected_before: datetime | None,
+                         apply: bool, actor: str, now: datetime) -> dict[str, int]:
+        return await self._write(lambda conn: privacy_sqlite.purge_site(
+            conn, site_id, ip_before=ip_before, rejected_before=rejected_before, apply=apply, actor=actor, now=now))
+
+    async def site_ids(self) -> list[str]:
+        return await self._run(privacy_sqlite.site_ids)
 
     # -- moderator page sessions ----------------------------------------------------------------
     async def create_session(self, *, id_hash: str, api_key_id: int, csrf_hash: str, now: datetime,

@@ -15,3 +15,19 @@ CREATE TABLE operator_keys (
 -- (moderators sign in again).
 DELETE FROM moderator_sessions;
 ALTER TABLE moderator_sessions RENAME COLUMN csrf_token TO csrf_hash;
+
+-- Retention removes spam and rejected comments entirely, while the audit log keeps its events (they
+-- hold no personal data): comment_events loses its foreign key to comments.
+ALTER TABLE comment_events DROP CONSTRAINT comment_events_comment_id_fkey;
+
+-- That an erasure or a purge happened, by whom and how much: never whose data it was.
+CREATE TABLE privacy_events (
+    id          BIGSERIAL PRIMARY KEY,
+    site_id     TEXT NOT NULL,
+    at          TIMESTAMPTZ NOT NULL,
+    actor       TEXT NOT NULL,          -- key:<id>, cli, retention
+    action      TEXT NOT NULL CHECK (action IN ('erasure', 'purge')),
+    counts      JSONB NOT NULL          -- what was removed or anonymised, by kind
+);
+CREATE INDEX privacy_events_by_site ON privacy_events (site_id, id);
+CREATE INDEX comments_by_update ON comments (site_id, status, updated_at);

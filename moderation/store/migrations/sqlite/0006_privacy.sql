@@ -15,3 +15,43 @@ CREATE TABLE operator_keys (
 -- (moderators sign in again).
 DELETE FROM moderator_sessions;
 ALTER TABLE moderator_sessions RENAME COLUMN csrf_token TO csrf_hash;
+
+-- Retention removes spam and rejected comments entirely, while the audit log keeps its events (they
+-- hold no personal data): comment_events loses its foreign key to comments. SQLite cannot drop a
+-- constraint, so the table is rebuilt as it was (same ids, indexes and append-only triggers).
+CREATE TABLE comment_events_kept (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    comment_id      INTEGER NOT NULL,   -- the comment may since have been purged by retention
+    site_id         TEXT NOT NULL,
+    at              TEXT NOT NULL,
+    actor           TEXT NOT NULL,
+    action          TEXT NOT NULL,
+    from_status     TEXT,
+    to_status       TEXT NOT NULL,
+    label           TEXT,
+    note            TEXT,
+    reasons         TEXT,
+    model_version   TEXT
+);
+INSERT INTO comment_events_kept SELECT id, comment_id, site_id, at, actor, action, from_status, to_status, label,
+    note, reasons, model_version FROM comment_events;
+DROP TABLE comment_events;
+ALTER TABLE comment_events_kept RENAME TO comment_events;
+CREATE INDEX comment_events_by_comment ON comment_events (comment_id, id);
+CREATE INDEX comment_events_by_site ON comment_events (site_id, id);
+CREATE TRIGGER comment_events_no_update BEFORE UPDATE ON comment_events
+BEGIN SELECT RAISE(ABORT, 'comment_events is append-only'); END;
+CREATE TRIGGER comment_events_no_delete BEFORE DELETE ON comment_events
+BEGIN SELECT RAISE(ABORT, 'comment_events is append-only'); END;
+
+-- That an erasure or a purge happened, by whom and how much: never whose data it was.
+CREATE TABLE privacy_events (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    site_id     TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    actor       TEXT NOT NULL,          -- key:<id>, cli, retention
+    action      TEXT NOT NULL CHECK (action IN ('erasure', 'purge')),
+    counts      TEXT NOT NULL           -- JSON: what was removed or anonymised, by kind
+);
+CREATE INDEX privacy_events_by_site ON privacy_events (site_id, id);
+CREATE INDEX comments_by_update ON comments (site_id, status, updated_at);
