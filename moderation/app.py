@@ -13,6 +13,7 @@ from aiohttp import web
 
 from .appkeys import (
     ABUSE_LIMITS,
+    AUTHOR_HASHER,
     CAMPAIGNS,
     CLOCK,
     EXECUTOR,
@@ -26,6 +27,7 @@ from .appkeys import (
     WEBHOOK_CONFIG,
     WEBHOOKS,
 )
+from .author_hashes import AuthorHasher
 from .campaigns import CampaignMemory
 from .metrics import Metrics
 from .middlewares import error_middleware, request_context
@@ -109,6 +111,10 @@ async def _executor_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     store = open_store(app[SETTINGS].effective_database_url, on_commit=app[METRICS].commit_batch.observe)
     await store.migrate()
+    hasher = AuthorHasher.from_settings(app[SETTINGS])
+    # Comments stored before the hashes existed get theirs now, so matching covers them too.
+    await store.backfill_author_hashes(hasher.email, hasher.ip)
+    app[AUTHOR_HASHER] = hasher
     app[STORE] = store
     yield
     await store.close()
@@ -173,5 +179,6 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
         campaigns=app[CAMPAIGNS],
         site_learner=app[SITE_LEARNER],
         wake_webhooks=app[WEBHOOKS].wake,
+        author_hasher=app[AUTHOR_HASHER],
     )
     yield

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from aiohttp import web
 
+from .author_hashes import AuthorHasher
 from .campaigns import CampaignMemory
 from .metrics import Metrics
 from .pipeline.scoring import Scorer
@@ -44,3 +45,5 @@ MODERATION = web.AppKey("moderation", Moderation)
 
 # Abuse limits kept in memory: token buckets per key and per author, sign-in backoff (ratelimit.py).
 ABUSE_LIMITS = web.AppKey("abuse_limits", AbuseLimits)
+# Keyed hashes of authors' e-mails and IPs for matching (author_hashes.py), set up beside the store.
+AUTHOR_HASHER = web.AppKey("author_hasher", AuthorHasher)

@@ -65,6 +65,8 @@ class Settings:
     # Set when the service sits behind TLS, so session cookies get the Secure flag.
     secure_cookies: bool = False
     campaigns: CampaignSettings = field(default_factory=CampaignSettings)
+    # The key of the author hashes used for matching (author_hashes.py); None: <data dir>/hash-secret.
+    hash_secret: Secret | None = None
     # How often the service applies each site's retention (moderation/privacy.py); 0: never (cron the CLI).
     purge_interval_seconds: float = 3600.0
 
@@ -113,6 +115,18 @@ class Settings:
             if not 0 < timeout < 3600:  # also refuses nan and inf
                 raise SettingsError("MODERATION_BODY_TIMEOUT_SECONDS must be between 0 and 3600 seconds")
             values["body_timeout_seconds"] = timeout
+        secret, secret_file = get("MODERATION_HASH_SECRET"), get("MODERATION_HASH_SECRET_FILE")
+        if secret is not None and secret_file is not None:
+            raise SettingsError("set MODERATION_HASH_SECRET or MODERATION_HASH_SECRET_FILE, not both")
+        if secret_file is not None:
+            try:
+                secret = Path(secret_file).read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise SettingsError(f"MODERATION_HASH_SECRET_FILE: cannot read {secret_file}: {exc}") from None
+        if secret is not None:
+            if len(secret.encode("utf-8")) < 16:
+                raise SettingsError("the hash secret (MODERATION_HASH_SECRET[_FILE]) must be at least 16 bytes")
+            values["hash_secret"] = Secret(secret)
         if (v := get("MODERATION_PURGE_INTERVAL_SECONDS")) is not None:
             try:
                 interval = float(v)

@@ -49,6 +49,10 @@ class NewComment:
     # The campaign memory's near-duplicate cluster (None: the comment starts its own) and MinHash.
     cluster_id: int | None = None
     minhash: bytes | None = field(default=None, repr=False)
+    # Keyed hashes of the e-mail and IP (author_hashes.py): duplicate and flood checks match on these
+    # when given, and they outlive the raw IP's retention. None: match on the raw values.
+    email_hash: str | None = field(default=None, repr=False)
+    ip_hash: str | None = field(default=None, repr=False)
 
 
 # Renders the site's answer from the stored comment, inside the insert transaction, so the
@@ -129,6 +133,8 @@ class Store(Protocol):
     async def purge_site(self, site_id: str, *, ip_before: datetime | None, rejected_before: datetime | None,
                          apply: bool, actor: str, now: datetime) -> dict[str, int]: ...
     async def site_ids(self) -> list[str]: ...
+    async def backfill_author_hashes(self, hash_email: Callable[[str], str],
+                                     hash_ip: Callable[[str | None], str | None]) -> int: ...
 
     # Moderator page sessions
     async def create_session(self, *, id_hash: str, api_key_id: int, csrf_hash: str, now: datetime,

@@ -28,7 +28,7 @@ backends.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -69,6 +69,7 @@ from .rows import (
     api_key_from_row,
     audit_event_from_row,
     author_history_from_rows,
+    author_match,
     cluster_from_row,
     comment_from_row,
     delivery_from_row,
@@ -264,17 +265,18 @@ class PostgresStore:
                     existing = await conn.fetchrow(f"SELECT {PG_COMMENT_COLUMNS} FROM comments WHERE id = $1", row[1])
                     return comment_from_row(existing), json.loads(row[2]), True
 
+            email_col, email, ip_col, ip = author_match(new)
             dup = await conn.fetchval(
-                "SELECT id FROM comments WHERE site_id = $1 AND article_id = $2 AND author_email = $3 "
+                f"SELECT id FROM comments WHERE site_id = $1 AND article_id = $2 AND {email_col} = $3 "
                 "AND content_hash = $4 ORDER BY id LIMIT 1",
-                new.site_id, sub.article_id, sub.author_email, new.content_hash,
+                new.site_id, sub.article_id, email, new.content_hash,
             )
             last = None
             if dup is None and flood_interval > 0:
                 last = await conn.fetchval(
                     "SELECT MAX(created_at) FROM comments WHERE site_id = $1 AND created_at > $2 AND "
-                    "(author_email = $3 OR (author_ip IS NOT NULL AND author_ip = $4))",
-                    new.site_id, workflow.flood_window_start(now, flood_interval), sub.author_email, sub.author_ip,
+                    f"({email_col} = $3 OR ({ip_col} IS NOT NULL AND {ip_col} = $4))",
+                    new.site_id, workflow.flood_window_start(now, flood_interval), email, ip,
                 )
             workflow.admit(duplicate_of=dup, last_at=last, now=now, flood_interval=flood_interval)
 
@@ -283,13 +285,15 @@ class PostgresStore:
             comment_id = await conn.fetchval(
                 "INSERT INTO comments (site_id, article_id, parent_id, author_name, author_email, author_url, "
                 "author_ip, user_agent, referrer, content, content_hash, lang, signals, status, decision, reasons, "
-                "scores, model_version, revision, created_at, updated_at, cluster_id, minhash) VALUES ($1, $2, $3, "
+                "scores, model_version, revision, created_at, updated_at, cluster_id, minhash, author_email_hash, "
+                "author_ip_hash) VALUES ($1, $2, $3, "
                 "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14, $15, $16::jsonb, $17::jsonb, $18, 1, $19, "
-                "$19, $20, $21) RETURNING id",
+                "$19, $20, $21, $22, $23) RETURNING id",
                 new.site_id, sub.article_id, sub.parent_id, sub.author_name, sub.author_email, sub.author_url,
                 sub.author_ip, sub.user_agent, sub.referrer, sub.content, new.content_hash, sub.lang,
                 json.dumps(new.signals), verdict.status.value, verdict.decision.value, reasons,
                 json.dumps(verdict.scores), verdict.model_version, now, new.cluster_id, new.minhash,
+                new.email_hash, new.ip_hash,
             )
             await conn.execute(
                 "INSERT INTO comment_events (comment_id, site_id, at, actor, action, from_status, to_status, "
@@ -677,6 +681,11 @@ class PostgresStore:
 
     async def site_ids(self) -> list[str]:
         return [row[0] for row in await self.pool.fetch("SELECT id FROM sites ORDER BY id")]
+
+    async def backfill_author_hashes(self, hash_email: Callable[[str], str],
+                                     hash_ip: Callable[[str | None], str | None]) -> int:
+        async with self.pool.acquire() as conn, conn.transaction():
+            return await privacy_postgres.backfill_author_hashes(conn, hash_email, hash_ip)
 
     # -- moderator page sessions ----------------------------------------------------------------
     async def create_session(self, *, id_hash: str, api_key_id: int, csrf_hash: str, now: datetime,

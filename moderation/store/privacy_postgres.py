@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +31,8 @@ async def erase_author(conn: Any, site_id: str, email: str, *, actor: str, now: 
             "DELETE FROM idempotency_keys WHERE comment_id = ANY($1::bigint[])", ids))
         await conn.execute(
             "UPDATE comments SET author_name = '', author_email = '', author_url = NULL, author_ip = NULL, "
-            "user_agent = NULL, referrer = NULL WHERE id = ANY($1::bigint[])", ids)
+            "user_agent = NULL, referrer = NULL, author_email_hash = NULL, author_ip_hash = NULL "
+            "WHERE id = ANY($1::bigint[])", ids)
     await _record(conn, site_id, "erasure", actor, now, counts)
     return counts
 
@@ -65,3 +67,13 @@ async def purge_site(conn: Any, site_id: str, *, ip_before: datetime | None, rej
     if apply and any(counts.values()):
         await _record(conn, site_id, "purge", actor, now, counts)
     return counts
+
+
+async def backfill_author_hashes(conn: Any, hash_email: Callable[[str], str],
+                                 hash_ip: Callable[[str | None], str | None]) -> int:
+    """Hash the authors of comments stored before the hashes existed (erased ones stay without)."""
+    rows = await conn.fetch("SELECT id, author_email, author_ip FROM comments "
+                            "WHERE author_email_hash IS NULL AND author_email <> '' FOR UPDATE")
+    await conn.executemany("UPDATE comments SET author_email_hash = $1, author_ip_hash = $2 WHERE id = $3",
+                           [(hash_email(r[1]), hash_ip(r[2]), r[0]) for r in rows])
+    return len(rows)

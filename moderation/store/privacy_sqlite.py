@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from datetime import datetime
 
 from .rows import to_ts
@@ -42,7 +43,8 @@ def erase_author(conn: sqlite3.Connection, site_id: str, email: str, *, actor: s
             "DELETE FROM idempotency_keys WHERE comment_id IN (SELECT id FROM erase_ids)").rowcount
         conn.execute(
             "UPDATE comments SET author_name = '', author_email = '', author_url = NULL, author_ip = NULL, "
-            "user_agent = NULL, referrer = NULL WHERE id IN (SELECT id FROM erase_ids)")
+            "user_agent = NULL, referrer = NULL, author_email_hash = NULL, author_ip_hash = NULL "
+            "WHERE id IN (SELECT id FROM erase_ids)")
     else:
         counts.update(training_labels_unlinked=0, idempotency_records=0)
     conn.execute("DELETE FROM erase_ids")
@@ -80,6 +82,16 @@ def purge_site(conn: sqlite3.Connection, site_id: str, *, ip_before: datetime | 
     if apply and any(counts.values()):
         _record(conn, site_id, "purge", actor, now, counts)
     return counts
+
+
+def backfill_author_hashes(conn: sqlite3.Connection, hash_email: Callable[[str], str],
+                           hash_ip: Callable[[str | None], str | None]) -> int:
+    """Hash the authors of comments stored before the hashes existed (erased ones stay without)."""
+    rows = conn.execute("SELECT id, author_email, author_ip FROM comments "
+                        "WHERE author_email_hash IS NULL AND author_email != ''").fetchall()
+    conn.executemany("UPDATE comments SET author_email_hash = ?, author_ip_hash = ? WHERE id = ?",
+                     [(hash_email(email), hash_ip(ip), cid) for cid, email, ip in rows])
+    return len(rows)
 
 
 def site_ids(conn: sqlite3.Connection) -> list[str]:

@@ -23,6 +23,7 @@ from . import (
     ClusterSummary,
     DeliveryRecord,
     ModeratorSession,
+    NewComment,
     OutboxItem,
     QueueItem,
     SignatureVote,
@@ -155,6 +156,15 @@ def newest_first(select: str, site_id: str, *, filters: Sequence[tuple[str, Any]
 
 
 # -- keys and sessions ----------------------------------------------------------------------------------
+
+
+def author_match(new: NewComment) -> tuple[str, str, str, str | None]:
+    """(e-mail column, value, IP column, value) for the duplicate and flood checks: the keyed hashes
+    when the comment carries them (the service always does), else the raw values."""
+    sub = new.submission
+    if new.email_hash is not None:
+        return "author_email_hash", new.email_hash, "author_ip_hash", new.ip_hash
+    return "author_email", sub.author_email, "author_ip", sub.author_ip
 
 
 # The operator_keys half of a key lookup, in api_keys' column order (operator keys belong to no site).

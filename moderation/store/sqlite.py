@@ -61,6 +61,7 @@ from .rows import (
     api_key_from_row,
     audit_event_from_row,
     author_history_from_rows,
+    author_match,
     cluster_from_row,
     comment_from_row,
     delivery_from_row,
@@ -336,18 +337,18 @@ class SQLiteStore:
                     ).fetchone()
                     return comment_from_row(existing), json.loads(row[2]), True
 
+            email_col, email, ip_col, ip = author_match(new)
             dup = conn.execute(
-                "SELECT id FROM comments WHERE site_id = ? AND article_id = ? AND author_email = ? "
+                f"SELECT id FROM comments WHERE site_id = ? AND article_id = ? AND {email_col} = ? "
                 "AND content_hash = ? ORDER BY id LIMIT 1",
-                (new.site_id, sub.article_id, sub.author_email, new.content_hash),
+                (new.site_id, sub.article_id, email, new.content_hash),
             ).fetchone()
             last = None
             if dup is None and flood_interval > 0:
                 last = conn.execute(
                     "SELECT MAX(created_at) FROM comments WHERE site_id = ? AND created_at > ? AND "
-                    "(author_email = ? OR (author_ip IS NOT NULL AND author_ip = ?))",
-                    (new.site_id, to_ts(workflow.flood_window_start(now, flood_interval)), sub.author_email,
-                     sub.author_ip),
+                    f"({email_col} = ? OR ({ip_col} IS NOT NULL AND {ip_col} = ?))",
+                    (new.site_id, to_ts(workflow.flood_window_start(now, flood_interval)), email, ip),
                 ).fetchone()[0]
             workflow.admit(duplicate_of=dup[0] if dup else None, last_at=from_ts(last) if last else None, now=now,
                   flood_interval=flood_interval)
@@ -358,13 +359,14 @@ class SQLiteStore:
             cur = conn.execute(
                 "INSERT INTO comments (site_id, article_id, parent_id, author_name, author_email, author_url, "
                 "author_ip, user_agent, referrer, content, content_hash, lang, signals, status, decision, reasons, "
-                "scores, model_version, revision, created_at, updated_at, cluster_id, minhash) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
+                "scores, model_version, revision, created_at, updated_at, cluster_id, minhash, author_email_hash, "
+                "author_ip_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
                 (
                     new.site_id, sub.article_id, sub.parent_id, sub.author_name, sub.author_email, sub.author_url,
                     sub.author_ip, sub.user_agent, sub.referrer, sub.content, new.content_hash, sub.lang,
                     json.dumps(new.signals), verdict.status.value, verdict.decision.value, reasons,
                     json.dumps(verdict.scores), verdict.model_version, stamp, stamp, new.cluster_id, new.minhash,
+                    new.email_hash, new.ip_hash,
                 ),
             )
             comment_id = int(cur.lastrowid or 0)
@@ -770,6 +772,10 @@ class SQLiteStore:
 
     async def site_ids(self) -> list[str]:
         return await self._run(privacy_sqlite.site_ids)
+
+    async def backfill_author_hashes(self, hash_email: Callable[[str], str],
+                                     hash_ip: Callable[[str | None], str | None]) -> int:
+        return await self._write(lambda conn: privacy_sqlite.backfill_author_hashes(conn, hash_email, hash_ip))
 
     # -- moderator page sessions ----------------------------------------------------------------
     async def create_session(self, *, id_hash: str, api_key_id: int, csrf_hash: str, now: datetime,

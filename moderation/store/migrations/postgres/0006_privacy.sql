@@ -31,3 +31,11 @@ CREATE TABLE privacy_events (
 );
 CREATE INDEX privacy_events_by_site ON privacy_events (site_id, id);
 CREATE INDEX comments_by_update ON comments (site_id, status, updated_at);
+
+-- Keyed hashes of the author's e-mail and IP (moderation/author_hashes.py): the duplicate and flood
+-- checks match on them, and they outlive the raw IP's retention. Filled for earlier comments at start-up.
+ALTER TABLE comments ADD COLUMN author_email_hash TEXT;
+ALTER TABLE comments ADD COLUMN author_ip_hash TEXT;
+CREATE INDEX comments_duplicate_hashed ON comments (site_id, article_id, author_email_hash, content_hash);
+CREATE INDEX comments_by_email_hash ON comments (site_id, author_email_hash, created_at);
+CREATE INDEX comments_by_ip_hash ON comments (site_id, author_ip_hash, created_at);
