@@ -32,7 +32,8 @@ from typing import Any
 import pytest
 
 from moderation.app import create_app
-from moderation.auth import new_key
+from moderation.appkeys import ABUSE_LIMITS, STORE
+from moderation.auth import hash_key, new_key
 from moderation.domain import Role
 from moderation.policy import Policy, PolicyBook
 from moderation.settings import Settings
@@ -192,7 +193,6 @@ async def signature_of_site_a(ctx: Ctx, caller: str) -> dict[str, Any]:
     """A fresh learned signature of site A (as a moderator's spam rejection would leave it)."""
     from datetime import timedelta
 
-    from moderation.appkeys import STORE
     from moderation.store import SignatureKey
 
     store, value = ctx.api.app[STORE], f"merek{secrets.token_hex(3)}88"
@@ -203,7 +203,6 @@ async def signature_of_site_a(ctx: Ctx, caller: str) -> dict[str, Any]:
 
 
 async def cluster_of_fresh_comment(ctx: Ctx, caller: str) -> dict[str, Any]:
-    from moderation.appkeys import STORE
 
     cid, _ = await ctx.held_comment()
     cluster, _ = await ctx.api.app[STORE].comment_campaign(SITE_A, cid)
@@ -319,8 +318,6 @@ OPERATOR_LIMITED = cells(401, 401, 401, 401, 403, 403, 403, 403, 403, 403, 429)
 
 async def drain_bucket(ctx: Ctx, caller: str) -> None:
     """Empty the caller's key bucket (as a flood of calls would) before its one call."""
-    from moderation.auth import hash_key
-    from moderation.appkeys import ABUSE_LIMITS, STORE
 
     key = ctx.keys[caller]
     found = await ctx.api.app[STORE].find_api_key(hash_key(key)) if key and key.isascii() else None
@@ -343,7 +340,6 @@ def drained(request: Callable[[Ctx, str], Awaitable[dict[str, Any]]] | None = No
 
 async def throttled_sign_in(ctx: Ctx, caller: str) -> dict[str, Any]:
     """Six failed sign-ins from this client just now: the next attempt waits, whoever's key it carries."""
-    from moderation.appkeys import ABUSE_LIMITS
 
     for _ in range(6):
         ctx.api.app[ABUSE_LIMITS].sign_in.failed("client:127.0.0.1")
@@ -351,7 +347,6 @@ async def throttled_sign_in(ctx: Ctx, caller: str) -> dict[str, Any]:
 
 
 async def nothing_stored_for_the_webhook(ctx: Ctx, caller: str, req: dict[str, Any]) -> None:
-    from moderation.appkeys import STORE
 
     for site in (SITE_A, SITE_B):
         assert await ctx.api.app[STORE].get_webhook(site) is None, (caller, site)

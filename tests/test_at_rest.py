@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+import sqlite3
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
+from moderation.appkeys import SETTINGS
 from moderation.domain import Role
 from moderation.store.sqlite import SQLiteStore
 
@@ -64,9 +68,7 @@ async def test_api_answers_are_not_cacheable(api: Api) -> None:
 
 def _database_text(api: Api) -> str:
     """Every value of every table, as text: what a stolen copy of the file would show."""
-    import sqlite3
 
-    from moderation.appkeys import SETTINGS
 
     path = api.app[SETTINGS].effective_database_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as conn:
@@ -75,8 +77,6 @@ def _database_text(api: Api) -> str:
 
 
 async def test_session_ids_and_csrf_tokens_are_stored_only_as_hashes(api: Api) -> None:
-    import hashlib
-    import re
 
     key = await api.key(Role.MODERATOR)
     form = await (await api.client.get("/moderate/sign-in")).text()

@@ -6,11 +6,13 @@ UPDATE or DELETE anywhere fails it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,8 @@ import pytest
 
 from moderation import views
 from moderation.__main__ import main
-from moderation.domain import Decision, Role, Submission, Verdict
+from moderation.appkeys import STORE
+from moderation.domain import Decision, Evidence, Role, Submission, Verdict
 from moderation.policy import Policy, PolicyBook
 from moderation.privacy import purge
 from moderation.store import ModeratorAction, ModeratorDecision, NewComment, Store, open_store
@@ -97,7 +100,6 @@ def changes(before: dict[str, dict[Any, tuple[Any, ...]]], after: dict[str, dict
 
 async def add(store: Store, site: str, email: str, text: str, *, at: datetime, held: bool = False,
               ip: str | None = "203.0.113.7", parent: int | None = None, idem: str | None = None) -> int:
-    from moderation.domain import Evidence
 
     await store.ensure_site(site, at)
     reasons = tuple(Evidence(*r) for r in HOLD) if held else ()
@@ -307,16 +309,13 @@ def test_purge_cli_prints_the_dry_run(tmp_path: Path, capsys: pytest.CaptureFixt
 
 async def test_the_service_applies_retention_periodically(make_api: MakeApi, settings: Any, clock: FakeClock,
                                                           ) -> None:
-    from dataclasses import replace
 
-    from moderation.appkeys import STORE
 
     api = await make_api(replace(settings, purge_interval_seconds=0.05))
     site = await api.key(Role.SITE)
     resp = await api.post_comment(valid_comment(author_ip="198.51.100.4"), key=site)
     comment_id = (await resp.json())["id"]
     clock.advance(31 * 86400)
-    import asyncio
 
     for _ in range(100):
         row = await personal(api.app[STORE], comment_id)
