@@ -3,7 +3,8 @@
     moderation serve [--host H] [--port P] [--workers N] [--data-dir DIR] [--models-dir DIR] [--policy FILE]
     moderation keys create --role {site,moderator,admin} --site SITE [--akismet] | --role operator [--data-dir DIR]
     moderation check "some text"
-    moderation models list | promote VERSION|latest | rollback   [--models-dir DIR]
+    moderation models list | promote VERSION|latest | rollback   [--models-dir DIR] [--database-url URL]
+    moderation migrate-store --from URL --to URL [--batch N] [--allow-non-empty]
     moderation sites set-webhook --site SITE (--url URL | --remove) [--data-dir DIR]
     moderation authors erase --site SITE --email EMAIL [--data-dir DIR]
     moderation purge [--apply] [--data-dir DIR] [--policy FILE]
@@ -76,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
                        ("rollback", "return to the previous version")):
         sub = model_commands.add_parser(name, help=text)
         sub.add_argument("--models-dir", type=Path, help="models directory (env MODERATION_MODELS_DIR)")
+        sub.add_argument("--database-url", help="record the promotion there, so every replica follows it "
+                                                "(env MODERATION_DATABASE_URL)")
         if name == "promote":
             sub.add_argument("version", help="a version, or 'latest' for the newest candidate that passed its gate")
 
@@ -89,6 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
     purge = commands.add_parser("purge", help="apply every site's retention (a dry run unless --apply)")
     _add_common(purge)
     purge.add_argument("--apply", action="store_true", help="remove what is past retention (default: only print it)")
+    copy = commands.add_parser("migrate-store", help="copy every table between SQLite and PostgreSQL, verified")
+    copy.add_argument("--from", dest="source", required=True, help="sqlite:///path or postgresql://...")
+    copy.add_argument("--to", dest="target", required=True, help="sqlite:///path or postgresql://...")
+    copy.add_argument("--batch", type=_positive, default=1000, help="rows per transaction (default 1000)")
+    copy.add_argument("--resume", action="store_true",
+                      help="continue an interrupted copy into a target that already holds part of it")
+    copy.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")
 
     sites = commands.add_parser("sites", help="configure a site")
     site_commands = sites.add_subparsers(dest="site_command", required=True)
@@ -243,23 +253,98 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from .artefacts import ModelError
+    from .fleet import PromotionRefused
     from .registry import RegistryError, list_versions, promote, rollback
 
-    models_dir = Settings.from_env(models_dir=args.models_dir).models_dir
+    settings = Settings.from_env(models_dir=args.models_dir, database_url=args.database_url)
+    models_dir = settings.models_dir
     try:
         if args.model_command == "list":
             for info in list_versions(models_dir):
                 gate = (info.gate or {}).get("decision", "-")
                 print(f"{'*' if info.current else ' '} {info.version:<28} created {info.created_at or '?':<26} gate {gate}")
             return 0
+        if settings.database_url:
+            version = asyncio.run(_record_in_database(settings, args))
+            print(f"Promoted {version} in the database; every replica switches within "
+                  f"{settings.fleet.poll_seconds:g} s (MODERATION_MODEL_POLL_SECONDS).")
+            return 0
         if args.model_command == "promote":
             version = promote(models_dir, args.version)
         else:
             version = rollback(models_dir)
-    except (RegistryError, ModelError) as exc:
+    except (RegistryError, ModelError, PromotionRefused) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"CURRENT is now {version}. Running services switch on POST /v1/admin/models/reload or SIGHUP.")
+    return 0
+
+
+async def _record_in_database(settings: Settings, args: argparse.Namespace) -> str:
+    """Promote or roll back through the database, as ``POST /v1/admin/models/promote|rollback`` do."""
+    import getpass
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .fleet import ModelFleet
+    from .metrics import Metrics
+    from .pipeline.scoring import Scorer
+    from .store import open_store
+    from .store.fleet import open_fleet_store
+
+    store = open_store(settings.effective_database_url, database=settings.database)
+    await store.migrate()  # the fleet tables come with migration 0004
+    await store.close()
+    fleet_store = open_fleet_store(settings.effective_database_url, settings.database)
+    await fleet_store.open()
+    try:
+        with ThreadPoolExecutor(1) as executor:
+            scorer = Scorer(settings.models_dir, executor)  # never loaded: the CLI serves nothing
+            fleet = ModelFleet(fleet_store, scorer, settings.fleet, Metrics(), clock=lambda: datetime.now(UTC),
+                               on_switch=lambda previous, version: None)
+            fleet.sync_local = False
+            actor = f"cli:{getpass.getuser()}"
+            if args.model_command == "promote":
+                promotion = await fleet.promote(args.version, actor=actor)
+            else:
+                promotion = await fleet.rollback(actor=actor)
+    finally:
+        await fleet_store.close()
+    return promotion.version
+
+
+def cmd_migrate_store(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .store.migrate import MigrationError, migrate_store
+
+    bars: dict[str, Any] = {}
+
+    def progress(table: str, done: int, total: int) -> None:
+        if args.no_progress:
+            return
+        bar = bars.get(table)
+        if bar is None:
+            bar = bars[table] = tqdm(total=total, desc=f"{table:<22}", unit="row", file=sys.stderr, leave=True)
+        bar.update(done - bar.n)
+
+    database = Settings.from_env().database
+    try:
+        report = asyncio.run(migrate_store(args.source, args.target, batch=args.batch, resume=args.resume,
+                                           database=database, progress=progress))
+    except (MigrationError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for bar in bars.values():
+            bar.close()
+    for entry in report.tables:
+        verdict = "ok" if entry.verified else "MISMATCH"
+        print(f"{entry.table:<22} {entry.source_rows:>9} -> {entry.target_rows:>9} rows  "
+              f"copied {entry.copied:>9}  sha256 {entry.target_sha256[:16]}  {verdict}")
+    if not report.verified:
+        print("error: the copy does not match its source (was the source written to meanwhile?)", file=sys.stderr)
+        return 1
+    print(f"Copied and verified {len(report.tables)} tables.")
     return 0
 
 
@@ -353,6 +438,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_check(args)
         if args.command == "models":
             return cmd_models(args)
+        if args.command == "migrate-store":
+            return cmd_migrate_store(args)
         if args.command == "sites":
             return cmd_sites_set_webhook(args)
         if args.command == "authors":

@@ -7,8 +7,10 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import cast
 
 import aiohttp
+import structlog
 from aiohttp import web
 
 from .appkeys import (
@@ -17,6 +19,7 @@ from .appkeys import (
     CAMPAIGNS,
     CLOCK,
     EXECUTOR,
+    FLEET,
     METRICS,
     MODERATION,
     SCORER,
@@ -29,6 +32,7 @@ from .appkeys import (
 )
 from .author_hashes import AuthorHasher
 from .campaigns import CampaignMemory
+from .fleet import ModelFleet
 from .metrics import Metrics
 from .middlewares import error_middleware, request_context
 from .pipeline.scoring import Scorer
@@ -37,7 +41,9 @@ from .privacy import retention_ctx
 from .ratelimit import AbuseLimits
 from .services import Moderation
 from .settings import Settings
-from .store import open_store
+from .store import Store, open_store
+from .store.faults import GuardedStore
+from .store.fleet import open_fleet_store
 from .web import (
     admin,
     campaigns,
@@ -53,6 +59,8 @@ from .web.body import close_if_body_unread
 from .web.compat import akismet, akismet_account, perspective
 from .webhook_targets import GuardedResolver
 from .webhooks import DeliveryConfig, WebhookDispatcher
+
+log = structlog.get_logger(__name__)
 
 
 def utc_now() -> datetime:
@@ -77,6 +85,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     # Tests may replace the config before the app starts (e.g. fewer labels before a head counts).
     app[SITE_MODEL_CONFIG] = SiteModelConfig()
     app.cleanup_ctx.append(_site_learner_ctx)
+    app.cleanup_ctx.append(_fleet_ctx)
     app.cleanup_ctx.append(admin.reload_on_sighup)
     # Tests may replace the config before the app starts, to retry in milliseconds.
     app[WEBHOOK_CONFIG] = DeliveryConfig(timeout=settings.webhook_timeout_seconds)
@@ -109,9 +118,15 @@ async def _executor_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
-    store = open_store(app[SETTINGS].effective_database_url, on_commit=app[METRICS].commit_batch.observe)
-    await store.migrate()
-    hasher = AuthorHasher.from_settings(app[SETTINGS])
+    settings = app[SETTINGS]
+    backend = open_store(settings.effective_database_url, on_commit=app[METRICS].commit_batch.observe,
+                         database=settings.database)
+    await backend.migrate()
+    # Every call bounded by the database timeouts; an unreachable database is a 503, never a hang.
+    guarded = GuardedStore(backend, settings.database,
+                           on_unavailable=lambda operation: app[METRICS].store_unavailable.labels(operation).inc())
+    store = cast(Store, guarded)
+    hasher = AuthorHasher.from_settings(settings)
     # Comments stored before the hashes existed get theirs now, so matching covers them too.
     await store.backfill_author_hashes(hasher.email, hasher.ip)
     app[AUTHOR_HASHER] = hasher
@@ -182,3 +197,27 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
         author_hasher=app[AUTHOR_HASHER],
     )
     yield
+
+
+async def _fleet_ctx(app: web.Application) -> AsyncIterator[None]:
+    # Follow the version promoted in the database (moderation.fleet): once before serving, then on a timer.
+    settings = app[SETTINGS]
+    fleet_store = open_fleet_store(settings.effective_database_url, settings.database)
+    await fleet_store.open()
+
+    def switched(previous: str | None, version: str) -> None:
+        app[METRICS].set_model(version)
+        app[SITE_LEARNER].notify()  # fresh site heads for the new version, replayed from the labels
+
+    fleet = ModelFleet(fleet_store, app[SCORER], settings.fleet, app[METRICS], clock=app[CLOCK], on_switch=switched)
+    app[FLEET] = fleet
+    try:
+        await fleet.sync()
+    except Exception as exc:  # noqa: BLE001 - the poller tries again; the model loaded at start serves meanwhile
+        log.warning("model_poll_failed", error=type(exc).__name__)
+    task = asyncio.get_running_loop().create_task(fleet.run(), name="model-fleet")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await fleet_store.close()

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from .author_hashes import AuthorHasher
 from .campaigns import CampaignMemory
+from .fleet import ModelFleet
 from .metrics import Metrics
 from .pipeline.scoring import Scorer
 from .pipeline.site_model import SiteLearner, SiteModelConfig
@@ -47,3 +48,5 @@ MODERATION = web.AppKey("moderation", Moderation)
 ABUSE_LIMITS = web.AppKey("abuse_limits", AbuseLimits)
 # Keyed hashes of authors' e-mails and IPs for matching (author_hashes.py), set up beside the store.
 AUTHOR_HASHER = web.AppKey("author_hasher", AuthorHasher)
+# One model everywhere: the promoted version in the database, followed by every replica.
+FLEET = web.AppKey("fleet", ModelFleet)

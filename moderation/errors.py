@@ -15,6 +15,7 @@
     ├── ValidationFailed                 422 invalid_submission  (public: fields)
     ├── TooManyRequests                  429 flood               (public: retry_after, also a header)
     └── ServiceUnavailable               503 unavailable
+        └── StoreUnavailable             503 store_unavailable   (Retry-After: the database is unreachable or slow)
 
 ``message`` and ``public`` are shown to clients; nothing personal (e-mail, IP) ever goes in either.
 """
@@ -134,3 +135,17 @@ class ServiceUnavailable(ModerationError):
     http_status = 503
     code = "unavailable"
     default_message = "The service is not ready."
+
+
+class StoreUnavailable(ServiceUnavailable):
+    """The database did not answer within its timeout; nothing of the request was stored."""
+
+    code = "store_unavailable"
+    default_message = "The database is unavailable; nothing was stored. Try again shortly."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 2, **public: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **public)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}

@@ -55,6 +55,31 @@ class Metrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128), registry=self.registry,
         )
 
+        # Scale-out: one model everywhere (moderation.fleet) and database faults (moderation.store.faults).
+        self.model_promoted = Gauge(
+            "moderation_model_promoted_info", "The version promoted in the database (value 1).", ["version"],
+            registry=self.registry,
+        )
+        self.model_sync_failed = Gauge(
+            "moderation_model_sync_failed",
+            "1 while this replica cannot load the promoted version and serves an older one.", registry=self.registry,
+        )
+        self.model_poll_failures = Counter(
+            "moderation_model_poll_failures_total", "Polls of the promoted model version that failed.",
+            registry=self.registry,
+        )
+        self.store_unavailable = Counter(
+            "moderation_store_unavailable_total",
+            "Store calls that failed because the database was unreachable or too slow (answered 503).",
+            ["operation"], registry=self.registry,
+        )
+
+    def set_promoted(self, version: str | None, sync_failed: bool) -> None:
+        self.model_promoted.clear()
+        if version:
+            self.model_promoted.labels(version=version).set(1)
+        self.model_sync_failed.set(1 if sync_failed else 0)
+
     def set_model(self, version: str | None) -> None:
         self.model_info.clear()
         if version:

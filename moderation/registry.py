@@ -7,7 +7,8 @@
       <version>/model.npz, model.json, vocab.txt   the model as data (moderation.artefacts' format)
 
 Promotion only moves the pointer; a running service switches on ``POST /v1/admin/models/reload``
-or SIGHUP. Every load re-verifies the manifest (``moderation.artefacts.load_model``).
+or SIGHUP. With a database, promotions are recorded there and every replica follows them
+(``moderation.fleet``); the pointer is then kept in step for replicas started without one. Every load re-verifies the manifest (``moderation.artefacts.load_model``).
 """
 
 from __future__ import annotations
@@ -117,6 +118,12 @@ def promote(models_dir: Path, version: str, *, now: datetime | None = None) -> s
     _write_history(models_dir, history)
     write_current(models_dir, version)
     return version
+
+
+def promote_pointer(models_dir: Path, version: str) -> None:
+    """Point CURRENT at an already verified version (the database's promotion record is the history)."""
+    if current_version(models_dir) != version:
+        write_current(models_dir, version)
 
 
 def rollback(models_dir: Path) -> str:

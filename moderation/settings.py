@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from .policy import PolicyBook, load_policy
 from .webhook_targets import TargetPolicy, parse_networks
 
 # The repository's models/ directory, next to the package (also baked into the Docker image).
+T = TypeVar("T")
+
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
@@ -45,6 +48,35 @@ class CampaignSettings:
 
 
 @dataclass(frozen=True)
+class DatabaseSettings:
+    """How the service talks to its database when it may be slow or gone (moderation.store.faults)."""
+
+    # PostgreSQL connection pool per replica (SQLite has one writer connection and ignores these).
+    pool_min: int = 1
+    pool_max: int = 10
+    # A new connection that is not up within this long fails (the server is down or unreachable).
+    connect_timeout_seconds: float = 3.0
+    # A statement running longer is cancelled by the server (and by the client, if the network is gone).
+    statement_timeout_seconds: float = 5.0
+    # What a client is told to wait before trying again when the database is unavailable.
+    retry_after_seconds: int = 2
+
+    @property
+    def call_timeout_seconds(self) -> float:
+        """The longest one store call may take, waiting for a connection included: then 503."""
+        return self.connect_timeout_seconds + self.statement_timeout_seconds
+
+
+@dataclass(frozen=True)
+class FleetSettings:
+    """One model everywhere (moderation.fleet): how often a replica checks the promoted version."""
+
+    poll_seconds: float = 2.0
+    # A replica not heard from for this long is left out of GET /v1/admin/models.
+    replica_stale_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("data")
     database_url: Secret | None = None
@@ -69,6 +101,8 @@ class Settings:
     hash_secret: Secret | None = None
     # How often the service applies each site's retention (moderation/privacy.py); 0: never (cron the CLI).
     purge_interval_seconds: float = 3600.0
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    fleet: FleetSettings = field(default_factory=FleetSettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -167,6 +201,20 @@ class Settings:
                     raise SettingsError(f"{name} must be positive")
         if campaign:
             values["campaigns"] = CampaignSettings(**campaign)  # type: ignore[arg-type]
+        database = _numbers(get, DatabaseSettings, (
+            ("MODERATION_DB_POOL_MIN", "pool_min", int),
+            ("MODERATION_DB_POOL_MAX", "pool_max", int),
+            ("MODERATION_DB_CONNECT_TIMEOUT_SECONDS", "connect_timeout_seconds", float),
+            ("MODERATION_DB_STATEMENT_TIMEOUT_SECONDS", "statement_timeout_seconds", float),
+            ("MODERATION_DB_RETRY_AFTER_SECONDS", "retry_after_seconds", int),
+        ))
+        if database.pool_min > database.pool_max:
+            raise SettingsError("MODERATION_DB_POOL_MIN must not exceed MODERATION_DB_POOL_MAX")
+        values["database"] = database
+        values["fleet"] = _numbers(get, FleetSettings, (
+            ("MODERATION_MODEL_POLL_SECONDS", "poll_seconds", float),
+            ("MODERATION_REPLICA_STALE_SECONDS", "replica_stale_seconds", float),
+        ))
         policy_file = overrides.pop("policy_file", None) or get("MODERATION_POLICY_FILE")
         if policy_file is not None:
             values["policy"] = load_policy(Path(str(policy_file)))
@@ -174,3 +222,20 @@ class Settings:
             if value is not None:
                 values[key] = Secret(str(value)) if key == "database_url" else value
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _numbers(get: Callable[[str], str | None], kind: type[T],
+             names: tuple[tuple[str, str, type[int] | type[float]], ...]) -> T:
+    """A settings group from positive numeric variables (finite, below a day), defaults for the rest."""
+    found: dict[str, int | float] = {}
+    for name, key, cast in names:
+        if (v := get(name)) is None:
+            continue
+        try:
+            number = cast(v)
+        except ValueError:
+            raise SettingsError(f"{name} must be {'an integer' if cast is int else 'a number'}, got {v!r}") from None
+        if not 0 < number < 86_400:  # also refuses nan and inf
+            raise SettingsError(f"{name} must be positive and below 86400")
+        found[key] = number
+    return kind(**found)

@@ -33,6 +33,8 @@ from .workflow import STATUS_CHANGED
 log = structlog.get_logger(__name__)
 
 SIGNATURE_HEADER = "X-Moderation-Signature"
+# The longest pause between dispatcher rounds while the store keeps failing (database outage).
+MAX_ROUND_BACKOFF = 30.0
 
 
 @dataclass(frozen=True)
@@ -88,24 +90,33 @@ class WebhookDispatcher:
         self.config = config
         self._wake = asyncio.Event()
         self._rng = random.Random()
+        self.pause = config.poll_interval  # the current wait between rounds (longer while the store fails)
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self) -> None:
+        failures = 0
         while True:
             self._wake.clear()
             try:
                 delivered_any = await self.deliver_due()
+                failures = 0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001  (a store hiccup must not stop deliveries for good)
-                log.error("webhook_round_failed", error=type(exc).__name__)
+                failures += 1
+                log.error("webhook_round_failed", error=type(exc).__name__, consecutive=failures)
                 delivered_any = False
             if delivered_any:
                 continue  # the next event of the same site may be due right away
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.config.poll_interval)
+            # While the database is down, rounds back off (doubling, at most MAX_ROUND_BACKOFF) instead
+            # of hammering it; the first round after it returns resets the pace.
+            pause = min(self.config.poll_interval * 2 ** failures, max(MAX_ROUND_BACKOFF, self.config.poll_interval))
+            self.pause = pause
+            try:  # asyncio.timeout, not wait_for, which on 3.11 can swallow the shutdown's cancellation
+                async with asyncio.timeout(pause):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
 

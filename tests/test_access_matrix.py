@@ -26,13 +26,13 @@ import secrets
 import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from moderation.app import create_app
-from moderation.appkeys import ABUSE_LIMITS, STORE
+from moderation.appkeys import ABUSE_LIMITS, SCORER, STORE
 from moderation.auth import hash_key, new_key
 from moderation.domain import Role
 from moderation.policy import Policy, PolicyBook
@@ -76,6 +76,8 @@ MODERATORS_OWN_SITE = cells(401, 401, 401, 401, 403, 200, 200, 403, 404, 404, 40
 SITE_OWN_RESOURCE = cells(401, 401, 401, 401, 201, 403, 403, 404, 403, 403, 403)
 SITE_OWN_DECISION = cells(401, 401, 401, 401, 200, 403, 403, 404, 403, 403, 403)
 PERSPECTIVE = cells(403, 400, 400, 400, 200, 403, 403, 200, 403, 403, 403)
+# Rollback with nothing promoted before: an operator gets past the key check to 409 nothing_to_roll_back.
+OPERATOR_ROLLBACK = cells(401, 401, 401, 401, 403, 403, 403, 403, 403, 403, 409)
 INVALID = (200, "invalid")
 SIGNED_IN = (200, 'action="/moderate/sign-out"')
 TO_SIGN_IN = (303, "/moderate/sign-in")
@@ -132,6 +134,11 @@ async def new_submission(ctx: Ctx, caller: str) -> dict[str, Any]:
     ctx.clock.advance(60)  # past the flood interval
     return {"json": valid_comment(author_email=f"{secrets.token_hex(4)}@example.com",
                                   content=f"Semoga lekas pulih, {secrets.token_hex(4)}.")}
+
+
+async def promote_serving_version(ctx: Ctx, caller: str) -> dict[str, Any]:
+    # The version already serving: the shared test models directory's CURRENT stays as it is.
+    return {"json": {"version": ctx.api.app[SCORER].version}}
 
 
 async def decision_on_fresh_comment(ctx: Ctx, caller: str) -> dict[str, Any]:
@@ -241,6 +248,8 @@ ROWS: tuple[Row, ...] = (
     Row("GET", "/v1/comments/{comment_id}", "bearer", ANY_ROLE_OWN_SITE, lambda c, _: comment_path(c)),
     Row("GET", "/v1/admin/models", "bearer", ADMIN_OR_OPERATOR),
     Row("POST", "/v1/admin/models/reload", "bearer", OPERATOR_ONLY),
+    Row("POST", "/v1/admin/models/promote", "bearer", OPERATOR_ONLY, promote_serving_version),
+    Row("POST", "/v1/admin/models/rollback", "bearer", OPERATOR_ROLLBACK),
     Row("GET", "/v1/admin/stats", "bearer", ADMIN_ANY_SITE),
     Row("GET", "/v1/queue", "bearer", MODERATORS_ANY_SITE, after=shows_site_a_only_to_site_a),
     Row("GET", "/v1/queue/counts", "bearer", MODERATORS_ANY_SITE),
@@ -474,7 +483,7 @@ async def ctx(make_api: MakeApi, settings: Settings, clock: FakeClock) -> Ctx:
     # There is no revoke endpoint yet; revoke the way an operator would, in the database.
     with sqlite3.connect(settings.effective_database_url.removeprefix("sqlite:///")) as conn:
         conn.execute("UPDATE api_keys SET revoked_at = ? WHERE site_id = ?",
-                     (to_ts(datetime.now(timezone.utc)), "revoked-" + SITE_A))
+                     (to_ts(datetime.now(UTC)), "revoked-" + SITE_A))
     context = Ctx(api=api, clock=clock, settings=settings, keys=keys, revoked_session=revoked_session)
     context.comment_id, _ = await context.held_comment()
     return context

@@ -787,7 +787,7 @@ async def test_service_on_postgres_submit_queue_decide_audit(pg_url: str, make_a
                          # the receiver is plain http on 127.0.0.1, which only an explicit allowance reaches
                          webhook_targets=TargetPolicy(allow_http=True, allowed_networks=parse_networks("127.0.0.0/8")))
         api = await make_api(custom)
-        assert isinstance(api.app[STORE], PostgresStore)
+        assert isinstance(api.app[STORE].inner, PostgresStore)  # behind the fault guard
 
         def auth(key: str) -> dict[str, str]:
             return {"Authorization": f"Bearer {key}"}

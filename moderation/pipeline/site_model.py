@@ -303,8 +303,11 @@ class SiteLearner:
     async def run(self) -> None:
         """Background task: sync on every wake-up, and every ``poll_seconds`` for other replicas' decisions."""
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the cancellation that
+            # stops this task at shutdown, and the app's cleanup then waits for it forever.
             try:
-                await asyncio.wait_for(self._wake.wait(), self.config.poll_seconds)
+                async with asyncio.timeout(self.config.poll_seconds):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()

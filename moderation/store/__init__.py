@@ -25,6 +25,7 @@ from ..domain import ApiKey, Comment, Role, Status, Submission, Verdict
 # The workflow's records are what the store persists; re-exported for the callers that speak to the store.
 from ..labels import REASON_KINDS as REASON_KINDS
 from ..labels import REJECT_LABELS as REJECT_LABELS
+from ..settings import DatabaseSettings
 from ..workflow import STATUS_CHANGED as STATUS_CHANGED
 from ..workflow import ModeratorAction as ModeratorAction
 from ..workflow import ModeratorDecision as ModeratorDecision
@@ -190,10 +191,12 @@ class Store(Protocol):
         ...
 
 
-def open_store(database_url: str, *, on_commit: Callable[[int], None] | None = None) -> Store:
+def open_store(database_url: str, *, on_commit: Callable[[int], None] | None = None,
+               database: DatabaseSettings | None = None) -> Store:
     """Pick the backend for a database URL (the connection is opened by ``migrate``).
 
     ``on_commit`` hears the number of writes in each group commit (SQLite; PostgreSQL commits each alone).
+    ``database`` sizes PostgreSQL's pool and sets its connect and statement timeouts.
     """
     if database_url.startswith("sqlite:///"):
         from .sqlite import SQLiteStore
@@ -202,7 +205,11 @@ def open_store(database_url: str, *, on_commit: Callable[[int], None] | None = N
     if database_url.startswith(("postgresql://", "postgres://")):
         from .postgres import PostgresStore
 
-        return PostgresStore(database_url)
+        if database is None:
+            return PostgresStore(database_url)
+        return PostgresStore(database_url, min_size=database.pool_min, max_size=database.pool_max,
+                             connect_timeout=database.connect_timeout_seconds,
+                             statement_timeout=database.statement_timeout_seconds)
     raise ValueError("MODERATION_DATABASE_URL must start with sqlite:/// or postgresql://")
 
 

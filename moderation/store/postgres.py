@@ -105,9 +105,11 @@ def _split_schema(url: str) -> tuple[str, str | None]:
 
 class PostgresStore:
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10,
-                 claim_lease: timedelta = CLAIM_LEASE) -> None:
+                 claim_lease: timedelta = CLAIM_LEASE, connect_timeout: float = 60.0,
+                 statement_timeout: float | None = None) -> None:
         self.url, self.schema = _split_schema(url)
         self.min_size, self.max_size = min_size, max_size
+        self.connect_timeout, self.statement_timeout = connect_timeout, statement_timeout
         self.claim_lease = claim_lease
         self._pool: asyncpg.Pool | None = None
         self.key_cache = KeyCache()
@@ -120,8 +122,11 @@ class PostgresStore:
 
     async def migrate(self) -> None:
         settings = {"search_path": self.schema} if self.schema else {}
+        if self.statement_timeout:
+            # Server side: a slow statement is cancelled (QueryCanceledError) instead of holding a connection.
+            settings["statement_timeout"] = str(int(self.statement_timeout * 1000))
         if self.schema:
-            conn = await asyncpg.connect(self.url)
+            conn = await asyncpg.connect(self.url, timeout=self.connect_timeout)
             try:
                 # Under the migration lock: replicas starting together would otherwise race on
                 # IF NOT EXISTS (a unique violation in pg_namespace).
@@ -130,10 +135,17 @@ class PostgresStore:
                     await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
             finally:
                 await conn.close()
+        # command_timeout is the client-side bound for when the network, not the server, is gone.
         self._pool = await asyncpg.create_pool(
-            self.url, min_size=self.min_size, max_size=self.max_size, server_settings=settings
+            self.url, min_size=self.min_size, max_size=self.max_size, server_settings=settings,
+            timeout=self.connect_timeout,
+            command_timeout=self.statement_timeout + 1 if self.statement_timeout else None,
         )
-        async with self.pool.acquire() as conn:
+        # Its own connection, without the request path's timeouts: waiting for another replica's
+        # migration, or a long one, must not be cut short.
+        conn = await asyncpg.connect(self.url, timeout=self.connect_timeout,
+                                     server_settings={"search_path": self.schema} if self.schema else {})
+        try:
             await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
             try:
                 await conn.execute(
@@ -151,6 +163,8 @@ class PostgresStore:
                         )
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+        finally:
+            await conn.close()
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from ..appkeys import METRICS, SCORER, STORE
+from ..appkeys import FLEET, METRICS, SCORER, STORE
 
 routes = web.RouteTableDef()
 
@@ -28,6 +28,13 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception as exc:  # readiness reports the failure instead of raising it
         checks["store"] = f"failed: {type(exc).__name__}"
     ready = all(v.startswith("ok") for v in checks.values())
+    # Shown, not counted: a replica that cannot load the promoted version still serves the one it has
+    # (taking it out of rotation would turn one bad artefact into an outage of every replica).
+    state = request.app[FLEET].state()
+    if state.error:
+        checks["model_sync"] = f"behind: {state.error}"
+    elif state.promoted is not None:
+        checks["model_sync"] = f"ok (promoted {state.promoted.version})"
     return web.json_response({"status": "ready" if ready else "not_ready", "checks": checks},
                              status=200 if ready else 503)
 
