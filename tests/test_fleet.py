@@ -58,7 +58,7 @@ def auth(key: str) -> dict[str, str]:
 async def test_promote_records_who_and_when_and_switches(make_api: MakeApi, settings: Settings,
                                                          models_dir: Path) -> None:
     api = await make_api(fleet_settings(settings, models_dir))
-    admin = await api.key(Role.ADMIN)
+    admin = await api.key(Role.OPERATOR)  # the model is every site's: operators promote it
     assert api.app[SCORER].version == V1
 
     resp = await api.client.post("/v1/admin/models/promote", json={"version": V2}, headers=auth(admin))

@@ -707,8 +707,9 @@ class PostgresStore:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("DELETE FROM moderator_sessions WHERE expires_at <= $1", now)
             await conn.execute(
-                "INSERT INTO moderator_sessions (id_hash, api_key_id, csrf_hash, created_at, expires_at) "
-                "VALUES ($1, $2, $3, $4, $5)",
+                # csrf_token: the old plain column, kept empty until it is dropped (migrations/README.md).
+                "INSERT INTO moderator_sessions (id_hash, api_key_id, csrf_token, csrf_hash, created_at, expires_at) "
+                "VALUES ($1, $2, '', $3, $4, $5)",
                 id_hash, api_key_id, csrf_hash, now, expires_at,
             )
 

@@ -783,8 +783,9 @@ class SQLiteStore:
         def create(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM moderator_sessions WHERE expires_at <= ?", (to_ts(now),))
             conn.execute(
-                "INSERT INTO moderator_sessions (id_hash, api_key_id, csrf_hash, created_at, expires_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                # csrf_token: the old plain column, kept empty until it is dropped (migrations/README.md).
+                "INSERT INTO moderator_sessions (id_hash, api_key_id, csrf_token, csrf_hash, created_at, expires_at) "
+                "VALUES (?, ?, '', ?, ?, ?)",
                 (id_hash, api_key_id, csrf_hash, to_ts(now), to_ts(expires_at)),
             )
 

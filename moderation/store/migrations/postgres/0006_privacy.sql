@@ -13,8 +13,10 @@ CREATE TABLE operator_keys (
 -- Session CSRF tokens are no longer stored readable: the token is derived from the session id (which
 -- only the cookie holds) and only its SHA-256 is kept. Existing sessions held plain tokens: they end
 -- (moderators sign in again).
+-- Expand, not rename: a replica of the release before still writes csrf_token; this release writes ''
+-- there (the column is NOT NULL) and its hash in csrf_hash. A later contract migration drops csrf_token.
 DELETE FROM moderator_sessions;
-ALTER TABLE moderator_sessions RENAME COLUMN csrf_token TO csrf_hash;
+ALTER TABLE moderator_sessions ADD COLUMN csrf_hash TEXT;
 
 -- Retention removes spam and rejected comments entirely, while the audit log keeps its events (they
 -- hold no personal data): comment_events loses its foreign key to comments.
