@@ -126,6 +126,7 @@ FIELDS = "author_name, author_email, author_url, author_ip, user_agent, referrer
 
 async def personal(store: Store, comment_id: int) -> dict[str, Any] | None:
     """The comment's personal fields as stored (the domain Comment does not carry IP or user agent)."""
+    store = getattr(store, "inner", store)  # the app's store is the backend behind its fault guard
     if isinstance(store, SQLiteStore):
         with sqlite3.connect(store.path) as conn:
             row = conn.execute(f"SELECT {FIELDS} FROM comments WHERE id = ?", (comment_id,)).fetchone()
