@@ -5,7 +5,7 @@
     moderation check "some text"
     moderation models list | promote VERSION|latest | rollback   [--models-dir DIR] [--database-url URL]
     moderation migrate-store --from URL --to URL [--batch N] [--allow-non-empty]
-    moderation sites set-webhook --site SITE (--url URL | --remove) [--data-dir DIR]
+    moderation sites set-webhook --site SITE (--url URL | --remove) [--events LIST] [--data-dir DIR]
     moderation authors erase --site SITE --email EMAIL [--data-dir DIR]
     moderation purge [--apply] [--data-dir DIR] [--policy FILE]
 """
@@ -24,6 +24,7 @@ from typing import Any
 from . import __version__
 from .domain import Role, Submission
 from .settings import Settings, SettingsError
+from .workflow import WEBHOOK_EVENT_TYPES
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -108,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     target = webhook.add_mutually_exclusive_group(required=True)
     target.add_argument("--url", help="http(s) URL that receives signed comment.status_changed events")
     target.add_argument("--remove", action="store_true", help="stop sending webhooks to this site")
+    webhook.add_argument("--events", help="comma-separated events to send: comment.created, comment.status_changed "
+                                          "(default: comment.status_changed)")
     return parser
 
 
@@ -362,12 +365,19 @@ def cmd_sites_set_webhook(args: argparse.Namespace) -> int:
         print(f"error: {exc.message} {reasons}".rstrip(), file=sys.stderr)
         return 2
     secret = None if args.remove else new_secret()
+    event_types = None
+    if args.events:
+        event_types = tuple(e.strip() for e in args.events.split(",") if e.strip())
+        unknown = [e for e in event_types if e not in WEBHOOK_EVENT_TYPES]
+        if unknown or not event_types:
+            print(f"error: --events takes {', '.join(WEBHOOK_EVENT_TYPES)} (not {', '.join(unknown)})", file=sys.stderr)
+            return 2
 
     async def store_it() -> None:
         store = open_store(settings.effective_database_url)
         try:
             await store.migrate()
-            await store.set_webhook(args.site, url, secret, datetime.now(UTC))
+            await store.set_webhook(args.site, url, secret, datetime.now(UTC), event_types=event_types)
         finally:
             await store.close()
 

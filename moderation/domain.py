@@ -13,11 +13,13 @@ class Status(enum.StrEnum):
     HELD = "held"
     REJECTED = "rejected"  # a moderator refused it (spam, toxic, other)
     REMOVED = "removed"  # taken down after it had been published
+    SPAM = "spam"  # rejected outright as near-certain spam: never shown, not in the held queue (Spam tab)
 
 
 class Decision(enum.StrEnum):
     PUBLISH = "publish"
     HOLD = "hold"
+    REJECT = "reject"  # near-certain spam under the site's reject rules: straight to the spam status
 
 
 class Role(enum.StrEnum):
@@ -56,6 +58,8 @@ class Evidence:
     score: float | None = None
     threshold: float | None = None
     hold: bool = True
+    # This reason met one of the site's reject rules: the comment went straight to spam.
+    reject: bool = False
     explanation: tuple[dict[str, Any], ...] = ()
     # Structured evidence a check wants moderators to see (the campaign check: cluster and signatures).
     details: dict[str, Any] | None = None
@@ -74,6 +78,8 @@ class Evidence:
             out["details"] = self.details
         if self.site_model:
             out["site_model"] = dict(self.site_model)
+        if self.reject:
+            out["reject"] = True
         if not self.hold:
             out["hold"] = False  # shown for context only (e.g. hate_speech): this reason held nothing
         return out
@@ -87,6 +93,7 @@ class Evidence:
             score=raw.get("score"),
             threshold=raw.get("threshold"),
             hold=raw.get("hold", True) is not False,
+            reject=raw.get("reject") is True,
             explanation=tuple(raw.get("explanation", ())),
             details=raw.get("details"),
             site_model=raw.get("site_model"),
@@ -99,10 +106,16 @@ class Verdict:
     reasons: tuple[Evidence, ...]
     scores: dict[str, float] = field(default_factory=dict)
     model_version: str | None = None
+    # Shadow mode: what the site's rules decided, while ``decision`` (publish) is what was applied.
+    shadow_decision: Decision | None = None
 
     @property
     def status(self) -> Status:
-        return Status.PUBLISHED if self.decision is Decision.PUBLISH else Status.HELD
+        return DECISION_STATUS[self.decision]
+
+
+# Where each automatic decision puts a new comment.
+DECISION_STATUS = {Decision.PUBLISH: Status.PUBLISHED, Decision.HOLD: Status.HELD, Decision.REJECT: Status.SPAM}
 
 
 @dataclass(frozen=True)
@@ -126,6 +139,7 @@ class Comment:
     created_at: datetime
     updated_at: datetime
     lang: str | None = None
+    shadow_decision: Decision | None = None  # decided in shadow mode: what would have happened
 
 
 @dataclass(frozen=True)

@@ -31,5 +31,17 @@ MODERATOR_SOURCE = "moderator"
 REASON_KINDS = (SPAM, TOXIC, "policy", OTHER)  # see migration 0002 for which codes fall where
 REPORT_REASONS = (SPAM, TOXIC, "off_topic", "misinformation", "illegal", OTHER)
 
+def reason_kind(code: str, source: str) -> str:
+    """The queue's kind of one reason: the rule of migration 0003's trigger, for rows the trigger does not see
+    (an edit changes a stored comment's reasons)."""
+    if code.startswith("policy."):
+        return "policy"
+    if code in ("spam", "honeypot", "too_fast", "campaign"):
+        return SPAM
+    if source.startswith("model:"):
+        return TOXIC
+    return OTHER
+
+
 # Reason codes that mean "held as spam" (Akismet's comment-check answers ``true`` for these only).
 SPAM_REASON_CODES = frozenset({"spam", "gambling", "honeypot", "too_fast", "policy.disallowed_key"})

@@ -52,6 +52,19 @@ class Policy:
     retain_addresses_days: float = 30.0
     # ...and rejected or taken-down comments are removed entirely this many days after that decision.
     retain_rejected_days: float = 30.0
+    # Reject outright (status ``spam``: never shown, not in the held queue) instead of holding when a
+    # reject rule fires. Only spam signals may reject; a toxic comment always waits for a person.
+    reject: bool = True
+    # The spam head's score at or above which a spam hold becomes a rejection ("far above" the hold threshold).
+    reject_spam_score: float = 0.98
+    # Reason codes that reject whenever they fire (default: a campaign moderators already rejected).
+    reject_reasons: tuple[str, ...] = ("campaign",)
+    # Shadow mode: decide as usual but publish everything, recording what would have been held or rejected
+    # (a site tries the service before enforcing it).
+    shadow: bool = False
+    # Move a published comment to held once this many readers' reports are open on it (0: never; reported
+    # comments stay up until a moderator acts, as in Coral).
+    report_hold_threshold: int = 0
 
     def __post_init__(self) -> None:
         # Terms are matched against normalised text, so normalise them the same way once.
@@ -83,6 +96,8 @@ class PolicyBook:
 # The policy file keeps WordPress's names for the term lists; everything else is named as the field.
 FILE_NAMES = {"moderation_keys": "moderation_terms", "disallowed_keys": "disallowed_terms"}
 _FIELD_OF = {**{f.name: f.name for f in fields(Policy) if f.name not in FILE_NAMES.values()}, **FILE_NAMES}
+# Spam signals only: toxicity, policy review terms and links are a person's call, never an outright rejection.
+REJECTABLE_REASONS = ("spam", "campaign", "honeypot", "too_fast", "policy.disallowed_key")
 
 
 def _policy_from_mapping(raw: Mapping[str, Any], base: Policy, where: str) -> Policy:
@@ -101,14 +116,23 @@ def _policy_from_mapping(raw: Mapping[str, Any], base: Policy, where: str) -> Po
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise PolicyError(f"{where}.{key}: a list of strings")
             values[FILE_NAMES[key]] = tuple(value)
-        elif key == "hold_all":
+        elif key == "reject_reasons":
+            if not isinstance(value, list) or not all(v in REJECTABLE_REASONS for v in value):
+                raise PolicyError(f"{where}.{key}: a list of spam reason codes among {list(REJECTABLE_REASONS)} "
+                                  "(toxicity never rejects outright)")
+            values[key] = tuple(value)
+        elif key == "reject_spam_score":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.5 <= value <= 1.0:
+                raise PolicyError(f"{where}.{key}: a number between 0.5 and 1")
+            values[key] = float(value)
+        elif key in ("hold_all", "reject", "shadow"):
             if not isinstance(value, bool):
                 raise PolicyError(f"{where}.{key}: true or false")
             values[key] = value
         else:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise PolicyError(f"{where}.{key}: a non-negative number")
-            values[key] = int(value) if key == "max_links" else float(value)
+            values[key] = int(value) if key in ("max_links", "report_hold_threshold") else float(value)
     return replace(base, **values)
 
 

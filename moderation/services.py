@@ -37,12 +37,14 @@ from .policy import Policy
 from .settings import Settings
 from .store import DecisionOutcome, IdempotentResponse, NewComment, ReportOutcome, Store
 from .textnorm import find_urls, normalize
-from .workflow import ModeratorAction, ModeratorDecision, TrainingLabel, check_replay
+from .validation import MAX_DB_INT, validate_submission
+from .workflow import Edit, ModeratorAction, ModeratorDecision, TrainingLabel, check_replay
 
 log = structlog.get_logger(__name__)
 
 MAX_ACTOR_CHARS = 200
 MAX_CLUSTER_DECISIONS = 500
+SHADOW_RECENT = 20  # would-be holds listed in the shadow report
 
 
 def sha256_hex(data: bytes) -> str:
@@ -239,6 +241,46 @@ class Moderation:
                 self.metrics.reasons.labels(reason=reason.code).inc()
         return Submitted(comment, body, replayed)
 
+    async def edit(self, site_id: str, comment_id: int, fields: dict[str, Any], *, lang: str) -> DecisionOutcome:
+        """A new version of a comment from the site: validated and scored as a submission, then stored in one
+        transaction (revision + 1, the audit event keeping the previous text, a webhook if the status moves)."""
+        comment = await self.store.get_comment(site_id, comment_id)
+        if comment is None:
+            raise NotFound("No such comment.")
+        problems: dict[str, list[dict[str, str]]] = {}
+        for fixed in ("article_id", "author_email", "parent_id"):
+            if fixed in fields:
+                problems[fixed] = [{"code": "immutable", "message": "An edit cannot change this field."}]
+        revision = fields.get("revision", comment.revision)
+        if not isinstance(revision, int) or isinstance(revision, bool) or not 1 <= revision <= MAX_DB_INT:
+            problems["revision"] = [{"code": "invalid", "message": "The revision you edited (an integer)."}]
+        if problems:
+            raise ValidationFailed(i18n.message(lang, "invalid_submission"), fields=problems)
+        # Validated exactly as a new comment would be, with the fields an edit cannot change taken as stored.
+        submission = validate_submission({
+            "article_id": comment.article_id, "author_email": comment.author_email,
+            "author_name": fields.get("author_name", comment.author_name),
+            "author_url": fields.get("author_url", comment.author_url),
+            "content": fields.get("content"),
+        }, lang)
+        policy = self.policy(site_id)
+        now = self.clock()
+        normalized = normalize(submission.content)
+        assessment = await assess(
+            self.scorer, submission, policy, now=now, normalized=normalized,
+            site=self.site_learner.for_site(site_id), campaigns=self.campaigns, site_id=site_id,
+            metrics=self.metrics,
+        )
+        outcome = await self.store.edit_comment(site_id, Edit(
+            comment_id=comment.id, content=submission.content, author_name=submission.author_name,
+            author_url=submission.author_url, content_hash=sha256_hex(submission.content.encode("utf-8")),
+            verdict=assessment.verdict, revision=revision,
+        ), now=now)
+        self.metrics.decisions.labels(decision=outcome.comment.decision.value).inc()
+        if outcome.webhook_queued:
+            self.wake_webhooks()
+        return outcome
+
     async def check_text(self, site_id: str, submission: Submission) -> Assessment:
         """The verdict a comment would get under the site's policy, storing nothing (Akismet's comment-check)."""
         return await assess(self.scorer, submission, self.policy(site_id), now=self.clock(), metrics=self.metrics)
@@ -270,6 +312,8 @@ class Moderation:
         if (comment.decision is Decision.HOLD and outcome.previous_status is Status.HELD
                 and comment.status is Status.PUBLISHED):
             metrics.overturned.labels(model_version=version, kind="held_then_approved").inc()
+        if outcome.previous_status is Status.SPAM and comment.status is Status.PUBLISHED:
+            metrics.overturned.labels(model_version=version, kind="rejected_then_rescued").inc()
         if comment.decision is Decision.PUBLISH and comment.status is Status.REMOVED:
             metrics.overturned.labels(model_version=version, kind="published_then_removed").inc()
 
@@ -299,8 +343,17 @@ class Moderation:
                      reporter: str | None) -> ReportOutcome:
         """A reader's report; only a hash of the site's reader id is kept (one report per reader counts)."""
         reporter_hash = sha256_hex(f"{site_id}\0{reporter}".encode()) if reporter else None
-        return await self.store.add_report(site_id, comment_id, reason=reason, note=note,
-                                           reporter_hash=reporter_hash, now=self.clock())
+        outcome = await self.store.add_report(site_id, comment_id, reason=reason, note=note,
+                                              reporter_hash=reporter_hash, now=self.clock(),
+                                              hold_threshold=self.policy(site_id).report_hold_threshold)
+        if outcome.held:
+            self.wake_webhooks()
+        return outcome
+
+    async def shadow_report(self, site_id: str) -> dict[str, Any]:
+        """What shadow mode would have held or rejected, beside what moderators and readers did since."""
+        rows = await self.store.shadow_rows(site_id, recent=SHADOW_RECENT)
+        return views.shadow_report_view(rows, shadow_on=self.policy(site_id).shadow)
 
     async def retry_failed_webhooks(self, site_id: str) -> int:
         """Queue again the events the dispatcher gave up on, and have it start now."""

@@ -10,7 +10,8 @@ from typing import Any
 
 from .domain import Comment
 from .errors import ModerationError
-from .store import DecisionOutcome
+from .labels import REASON_KINDS
+from .store import DecisionOutcome, ShadowRows
 from .workflow import ModeratorDecision
 
 
@@ -30,7 +31,7 @@ def public_view(comment: Comment) -> dict[str, Any]:
 def site_submission_view(comment: Comment) -> dict[str, Any]:
     """The site's answer to a submission: decision, reasons, scores, versions and the public view."""
     version = comment.model_version
-    return {
+    body = {
         "id": comment.id,
         "decision": comment.decision.value,
         "status": comment.status.value,
@@ -39,6 +40,9 @@ def site_submission_view(comment: Comment) -> dict[str, Any]:
         "models": {"spam": version, "toxic": version},
         "comment": public_view(comment),
     }
+    if comment.shadow_decision is not None:
+        body["shadow_decision"] = comment.shadow_decision.value  # the site is in shadow mode: what would have been
+    return body
 
 
 def site_status_view(comment: Comment) -> dict[str, Any]:
@@ -87,3 +91,52 @@ def decision_result_view(comment_id: Any, decision: ModeratorDecision | None,
         assert isinstance(outcome, ModerationError)
         return {"comment_id": comment_id, "ok": False, "http_status": outcome.http_status, **outcome.to_json()}
     return {"comment_id": comment_id, "ok": True, **decision_view(outcome, decision)}
+
+
+# Where a comment decided in shadow mode stands now, from what moderators and readers did since.
+TAKEN_DOWN = ("removed", "rejected")
+
+
+def shadow_report_view(rows: ShadowRows, *, shadow_on: bool) -> dict[str, Any]:
+    """Shadow mode's report: what the rules would have done, beside what moderators and readers later did.
+
+    ``confirmed``: would-be holds and rejections a moderator later took down or a reader reported;
+    ``missed``: comments the rules would have published that were taken down or reported all the same.
+    """
+    would: dict[str, dict[str, Any]] = {
+        d: {"count": 0, "taken_down": 0, "reported": 0, "up": 0} for d in ("publish", "hold", "reject")
+    }
+    for decision, status, reported, n in rows.outcomes:
+        entry = would[decision]
+        entry["count"] += n
+        if status in TAKEN_DOWN:
+            entry["taken_down"] += n
+        else:
+            entry["up"] += n
+        if reported:
+            entry["reported"] += n
+    confirmed = sum(n for d, status, reported, n in rows.outcomes
+                    if d != "publish" and (status in TAKEN_DOWN or reported))
+    missed = sum(n for d, status, reported, n in rows.outcomes if d == "publish" and (status in TAKEN_DOWN or reported))
+    flagged = would["hold"]["count"] + would["reject"]["count"]
+    by_reason = {kind: 0 for kind in REASON_KINDS}
+    for _, kind, n in rows.kinds:
+        by_reason[kind] = by_reason.get(kind, 0) + n
+    return {
+        "shadow": shadow_on,
+        "comments": sum(entry["count"] for entry in would.values()),
+        "would": would,
+        "would_hold_by_reason": by_reason,
+        "flagged": flagged,
+        "confirmed": confirmed,
+        "missed": missed,
+        "precision": round(confirmed / flagged, 4) if flagged else None,
+        "recent": [
+            {
+                "id": c.id, "article_id": c.article_id, "would": c.shadow_decision.value if c.shadow_decision else None,
+                "reasons": [r.code for r in c.reasons if r.hold], "status": c.status.value,
+                "created_at": c.created_at.isoformat(), "content": c.content,
+            }
+            for c in rows.recent
+        ],
+    }

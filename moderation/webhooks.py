@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import random
 import secrets
 import time
@@ -78,6 +79,15 @@ def backoff_delay(attempts: int, config: DeliveryConfig, rng: random.Random) -> 
     return delay / 2 + rng.uniform(0, delay / 2)
 
 
+def event_type(payload: str) -> str:
+    """The event a stored payload announces (the outbox holds only bodies this service wrote)."""
+    try:
+        event = json.loads(payload).get("event")
+    except (ValueError, AttributeError):
+        event = None
+    return event if isinstance(event, str) else STATUS_CHANGED
+
+
 class WebhookDispatcher:
     """Delivers due outbox events until stopped; ``wake()`` makes it look at once after a decision."""
 
@@ -131,7 +141,7 @@ class WebhookDispatcher:
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "moderation-webhooks/1",
-            "X-Moderation-Event": STATUS_CHANGED,
+            "X-Moderation-Event": event_type(item.payload),
             "X-Moderation-Delivery": str(item.id),
             SIGNATURE_HEADER: sign(item.target.secret, timestamp, item.payload),
         }

@@ -3,6 +3,7 @@
 The store runs these inside its transactions and persists what they return; the services call the
 store. Nothing here reads a clock, a database or a request: every fact comes in as an argument.
 
+* The automatic outcome: ``outcome`` (publish, hold, or reject straight to ``spam`` under the site's rules).
 * Statuses and transitions: ``next_status`` (a moderator action on a comment in a status).
 * ``plan_decision``: everything one moderator decision writes, as a ``DecisionPlan`` (new status,
   the revision it must still have, the audit event, the training label, the webhook event).
@@ -17,19 +18,50 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from .domain import Comment, Evidence, Status
+from .domain import Comment, Decision, Evidence, Status, Verdict
 from .errors import DuplicateComment, IdempotencyConflict, StaleRevision, TooManyRequests
 from .labels import MODERATOR_SOURCE
+from .policy import REJECTABLE_REASONS, Policy
+
+# -- the automatic outcome ---------------------------------------------------------------------------
+
+
+def rejects(reason: Evidence, policy: Policy) -> bool:
+    """Whether one holding reason meets a reject rule of the site (spam signals only, never toxicity)."""
+    if not policy.reject or not reason.hold or reason.code not in REJECTABLE_REASONS:
+        return False
+    if reason.code in policy.reject_reasons:
+        return True
+    return reason.code == "spam" and reason.score is not None and reason.score >= policy.reject_spam_score
+
+
+def outcome(reasons: Iterable[Evidence], policy: Policy) -> tuple[Decision, tuple[Evidence, ...]]:
+    """Publish when nothing holds; reject (to ``spam``) when a reject rule fires; hold otherwise.
+
+    The reasons that rejected are marked (``reject: true``) so the Spam tab says why.
+    """
+    marked = tuple(replace(r, reject=True) if rejects(r, policy) else r for r in reasons)
+    if any(r.reject for r in marked):
+        return Decision.REJECT, marked
+    return (Decision.HOLD if any(r.hold for r in marked) else Decision.PUBLISH), marked
+
+
+def shadowed(decision: Decision, policy: Policy) -> tuple[Decision, Decision | None]:
+    """In shadow mode everything is published and the real decision kept aside; otherwise it applies."""
+    if policy.shadow:
+        return Decision.PUBLISH, decision
+    return decision, None
+
 
 # -- moderator actions and the statuses they lead to -------------------------------------------------
 
 
 class ModeratorAction(enum.StrEnum):
-    APPROVE = "approve"  # publish a held comment, or keep a reported one up and close its reports
-    REJECT = "reject"  # refuse a held comment, or take down a reported one
+    APPROVE = "approve"  # publish a held comment (or rescue one from spam), or keep a reported one up
+    REJECT = "reject"  # refuse a held comment (or confirm a spam one), or take down a reported one
     REMOVE = "remove"  # take down a published comment
     # The two below come from the site's own admin (wp-admin), where a decision can be undone:
     REOPEN = "reopen"  # put a decided comment back in the held queue ("unapprove"); teaches nothing
@@ -72,15 +104,15 @@ def next_status(current: Status, open_reports: int, action: ModeratorAction) -> 
 
     A comment awaits a decision while it is held, or published with open reader reports
     (reported comments stay up until a moderator acts, as in Coral). Taking down works on any
-    published comment.
+    published comment. A comment rejected outright as spam can be rescued (approve) or confirmed (reject).
     """
     if action is ModeratorAction.REMOVE:
         return Status.REMOVED if current is Status.PUBLISHED else None
     if action is ModeratorAction.REOPEN:
-        return Status.HELD if current in (Status.PUBLISHED, Status.REJECTED, Status.REMOVED) else None
+        return Status.HELD if current in (Status.PUBLISHED, Status.REJECTED, Status.REMOVED, Status.SPAM) else None
     if action is ModeratorAction.RESTORE:
-        return Status.PUBLISHED if current in (Status.REJECTED, Status.REMOVED) else None
-    if current is Status.HELD:
+        return Status.PUBLISHED if current in (Status.REJECTED, Status.REMOVED, Status.SPAM) else None
+    if current in (Status.HELD, Status.SPAM):
         return Status.PUBLISHED if action is ModeratorAction.APPROVE else Status.REJECTED
     if current is Status.PUBLISHED and open_reports > 0:
         return Status.PUBLISHED if action is ModeratorAction.APPROVE else Status.REMOVED
@@ -90,6 +122,25 @@ def next_status(current: Status, open_reports: int, action: ModeratorAction) -> 
 # -- what a decision writes ------------------------------------------------------------------------------
 
 STATUS_CHANGED = "comment.status_changed"
+COMMENT_CREATED = "comment.created"
+WEBHOOK_EVENT_TYPES = (COMMENT_CREATED, STATUS_CHANGED)
+# What a site receives when it never chose (sites set up before comment.created existed get what they had).
+DEFAULT_WEBHOOK_EVENT_TYPES = (STATUS_CHANGED,)
+
+
+def webhook_event_types(stored: str | None) -> tuple[str, ...]:
+    """The event types a site chose, from their stored form (comma-separated; NULL: the default)."""
+    if stored is None:
+        return DEFAULT_WEBHOOK_EVENT_TYPES
+    return tuple(t for t in stored.split(",") if t in WEBHOOK_EVENT_TYPES)
+
+
+def stored_event_types(types: Iterable[str] | None) -> str | None:
+    """The stored form of a site's choice, in a fixed order (None: the default)."""
+    if types is None:
+        return None
+    chosen = set(types)
+    return ",".join(t for t in WEBHOOK_EVENT_TYPES if t in chosen)
 
 
 @dataclass(frozen=True)
@@ -113,13 +164,48 @@ class StatusChange:
 
     comment: Comment  # before the change
     status: Status
-    label: str | None
+    label: str | None  # None: not a moderator's judgement (an edit changed the status)
     at: datetime
     event: str = STATUS_CHANGED
 
     def payload(self, event_id: int) -> str:
         """The body exactly as it will be signed and sent; ``event_id`` is the audit event's id."""
         return status_changed_payload(self.comment, self.status, self.label, event_id=event_id, at=self.at)
+
+
+@dataclass(frozen=True)
+class Created:
+    """The webhook event of a new comment, with the automatic decision. Never carries the e-mail."""
+
+    comment: Comment  # as stored
+    at: datetime
+    event: str = COMMENT_CREATED
+
+    def payload(self, event_id: int) -> str:
+        """The body exactly as it will be signed and sent; ``event_id`` is the 'submitted' audit event's id."""
+        c = self.comment
+        return json.dumps(
+            {
+                "event": COMMENT_CREATED,
+                "event_id": event_id,
+                "site_id": c.site_id,
+                "comment_id": c.id,
+                "article_id": c.article_id,
+                "parent_id": c.parent_id,
+                "status": c.status.value,
+                "decision": c.decision.value,
+                "reasons": [r.code for r in c.reasons if r.hold],
+                "scores": c.scores,
+                "model_version": c.model_version,
+                "revision": c.revision,
+                "created_at": self.at.isoformat(),
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+
+
+WebhookEvent = Created | StatusChange
 
 
 @dataclass(frozen=True)
@@ -168,7 +254,8 @@ def audit_entry(comment: Comment, *, actor: str, action: str, to_status: Status,
     )
 
 
-def status_changed_payload(comment: Comment, status: Status, label: str | None, *, event_id: int, at: datetime) -> str:
+def status_changed_payload(comment: Comment, status: Status, label: str | None, *, event_id: int,
+                           at: datetime) -> str:
     """The webhook body for a status change, exactly as it will be signed and sent. Never the e-mail."""
     return json.dumps(
         {
@@ -188,6 +275,60 @@ def status_changed_payload(comment: Comment, status: Status, label: str | None, 
     )
 
 
+# -- what an edit writes -----------------------------------------------------------------------------------
+
+# A comment its author may still edit; one a moderator rejected or took down stays as it was judged.
+EDITABLE_STATUSES = (Status.PUBLISHED, Status.HELD, Status.SPAM)
+
+
+def edited_status(current: Status, decision: Decision) -> Status:
+    """Where an edit takes a comment. A published one stays up only if the new text would be published; else
+    it goes back to held, never straight to spam: it was shown (perhaps approved by a moderator), so a person
+    decides again. A held or spam comment stays where it is: an edit does not skip the moderator."""
+    if current is Status.PUBLISHED:
+        return Status.PUBLISHED if decision is Decision.PUBLISH else Status.HELD
+    return current
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A new version of a comment from the site, already validated and scored."""
+
+    comment_id: int
+    content: str
+    author_name: str
+    author_url: str | None
+    content_hash: str
+    verdict: Verdict
+    revision: int  # the version the site edited (a newer one meanwhile: 409)
+
+
+@dataclass(frozen=True)
+class EditPlan:
+    comment: Comment  # before the edit
+    edit: Edit
+    target: Status
+    event: AuditEntry
+    webhook: StatusChange | None  # None: the status stays
+
+
+def plan_edit(comment: Comment, edit: Edit, *, now: datetime) -> EditPlan:
+    """What an edit writes; ``StaleRevision`` if the comment changed since or may no longer be edited."""
+    if comment.status not in EDITABLE_STATUSES:
+        raise StaleRevision(f"This comment is {comment.status.value} and can no longer be edited.",
+                            current_revision=comment.revision, status=comment.status.value)
+    if edit.revision != comment.revision:
+        raise StaleRevision(current_revision=comment.revision, status=comment.status.value)
+    target = edited_status(comment.status, edit.verdict.decision)
+    event = AuditEntry(
+        comment_id=comment.id, site_id=comment.site_id, actor="site", action="edit",
+        from_status=comment.status.value, to_status=target.value, label=None, note=None,
+        model_version=edit.verdict.model_version,
+    )
+    webhook = StatusChange(comment, target, None, now) if target is not comment.status else None
+    return EditPlan(comment=comment, edit=edit, target=target, event=event, webhook=webhook)
+
+
 # -- what a reader's report writes -----------------------------------------------------------------------
 
 
@@ -196,16 +337,26 @@ class ReportPlan:
     opens: bool  # the comment awaits a decision: the report joins the reported queue
     resolution: str | None  # recorded closed at once, with this resolution, when it does not open
     event: AuditEntry
+    # The site's threshold of open reports was reached: the published comment goes to held (revision + 1).
+    hold_event: AuditEntry | None = None
+    hold_webhook: StatusChange | None = None
 
 
-def plan_report(comment: Comment, reason: str) -> ReportPlan:
-    """A comment already decided against keeps the report on record, closed at once."""
+def plan_report(comment: Comment, reason: str, *, open_reports: int = 0, hold_threshold: int = 0,
+                now: datetime | None = None) -> ReportPlan:
+    """A comment already decided against keeps the report on record, closed at once. A published comment
+    whose open reports (``open_reports`` before this one) reach the site's ``hold_threshold`` is held."""
     opens = comment.status in AWAITING_STATUSES
+    event = audit_entry(comment, actor="reader", action="report", to_status=comment.status, label=reason, note=None)
+    holds = (opens and comment.status is Status.PUBLISHED and hold_threshold > 0
+             and open_reports + 1 >= hold_threshold)
     return ReportPlan(
         opens=opens,
         resolution=None if opens else f"already_{comment.status.value}",
-        event=audit_entry(comment, actor="reader", action="report", to_status=comment.status, label=reason,
-                          note=None),
+        event=event,
+        hold_event=audit_entry(comment, actor="system", action="reports_threshold", to_status=Status.HELD,
+                               label=None, note=f"{open_reports + 1} open reports") if holds else None,
+        hold_webhook=StatusChange(comment, Status.HELD, None, now or comment.updated_at) if holds else None,
     )
 
 

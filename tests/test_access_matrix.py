@@ -78,6 +78,7 @@ SITE_OWN_DECISION = cells(401, 401, 401, 401, 200, 403, 403, 404, 403, 403, 403)
 PERSPECTIVE = cells(403, 400, 400, 400, 200, 403, 403, 200, 403, 403, 403)
 # Rollback with nothing promoted before: an operator gets past the key check to 409 nothing_to_roll_back.
 OPERATOR_ROLLBACK = cells(401, 401, 401, 401, 403, 403, 403, 403, 403, 403, 409)
+SITE_OWN_EDIT = cells(401, 401, 401, 401, 200, 403, 403, 404, 403, 403, 403)
 INVALID = (200, "invalid")
 SIGNED_IN = (200, 'action="/moderate/sign-out"')
 TO_SIGN_IN = (303, "/moderate/sign-in")
@@ -139,6 +140,12 @@ async def new_submission(ctx: Ctx, caller: str) -> dict[str, Any]:
 async def promote_serving_version(ctx: Ctx, caller: str) -> dict[str, Any]:
     # The version already serving: the shared test models directory's CURRENT stays as it is.
     return {"json": {"version": ctx.api.app[SCORER].version}}
+
+
+async def edit_of_fresh_comment(ctx: Ctx, caller: str) -> dict[str, Any]:
+    cid, rev = await ctx.held_comment()
+    return {"path": f"/v1/comments/{cid}", "json": {"content": f"Versi baru {secrets.token_hex(4)}", "revision": rev},
+            "comment": cid}
 
 
 async def decision_on_fresh_comment(ctx: Ctx, caller: str) -> dict[str, Any]:
@@ -246,6 +253,8 @@ ROWS: tuple[Row, ...] = (
     Row("GET", "/metrics", "public", public(), after=sees_nothing_of_site_a),
     Row("POST", "/v1/comments", "bearer", SITE_ONLY_CREATE, new_submission),
     Row("GET", "/v1/comments/{comment_id}", "bearer", ANY_ROLE_OWN_SITE, lambda c, _: comment_path(c)),
+    Row("PATCH", "/v1/comments/{comment_id}", "bearer", SITE_OWN_EDIT, edit_of_fresh_comment),
+    Row("GET", "/v1/shadow/report", "bearer", MODERATORS_ANY_SITE, after=sees_nothing_of_site_a),
     Row("GET", "/v1/admin/models", "bearer", ADMIN_OR_OPERATOR),
     Row("POST", "/v1/admin/models/reload", "bearer", OPERATOR_ONLY),
     Row("POST", "/v1/admin/models/promote", "bearer", OPERATOR_ONLY, promote_serving_version),
@@ -288,6 +297,9 @@ ROWS: tuple[Row, ...] = (
               TO_SIGN_IN, (303, "failed=1"), (303, "failed=1"), TO_SIGN_IN),
         page_decision, approved_only_by_site_a_moderators),
     Row("GET", "/moderate/clusters", "session",
+        cells(TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, SIGNED_IN, SIGNED_IN, TO_SIGN_IN,
+              SIGNED_IN, SIGNED_IN, TO_SIGN_IN), after=sees_nothing_of_site_a),
+    Row("GET", "/moderate/shadow", "session",
         cells(TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, SIGNED_IN, SIGNED_IN, TO_SIGN_IN,
               SIGNED_IN, SIGNED_IN, TO_SIGN_IN), after=sees_nothing_of_site_a),
     Row("POST", "/moderate/clusters/decide", "session",

@@ -55,7 +55,8 @@ def test_keys_create_refuses_bad_role(tmp_path: Path) -> None:
 def test_check_prints_scores_and_decision(tiny_models_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--models-dir", str(tiny_models_dir), "slot gacor maxwin daftar situs judi terpercaya"]) == 0
     spam = json.loads(capsys.readouterr().out)
-    assert spam["decision"] == "hold" and spam["scores"]["spam"] >= spam["thresholds"]["spam"]
+    # The built-in policy rejects spam this far above its threshold outright (issue 14).
+    assert spam["decision"] == "reject" and spam["scores"]["spam"] >= 0.98 > spam["thresholds"]["spam"]
     assert main(["check", "--models-dir", str(tiny_models_dir), "terima kasih atas beritanya"]) == 0
     ham = json.loads(capsys.readouterr().out)
     assert ham["decision"] == "publish" and ham["scores"]["spam"] < spam["scores"]["spam"]

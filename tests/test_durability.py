@@ -46,6 +46,7 @@ THREADS = 4
 POLICY = """\
 [default]
 hold_all = true              # every comment waits for a decision, so the stream has decisions to make
+reject = false               # held, never rejected outright (the tiny model is sure of any spam)
 flood_interval_seconds = 0   # all threads post from one address
 min_submit_seconds = 0
 """

@@ -79,8 +79,9 @@ class Service:
 def service(tmp_path_factory: pytest.TempPathFactory, tiny_models_dir: Path) -> Iterator[Service]:
     data = tmp_path_factory.mktemp("hostile")
     policy = data / "policy.toml"
-    # No flood interval, so every valid example can be stored; every comment held, so there is a queue.
-    policy.write_text("[default]\nflood_interval_seconds = 0\nhold_all = true\n")
+    # No flood interval, so every valid example can be stored; every comment held (none rejected outright: the
+    # tiny model is sure of its spam), so there is a queue.
+    policy.write_text("[default]\nflood_interval_seconds = 0\nhold_all = true\nreject = false\n")
     site = create_key(data)
     moderator = create_key(data, role="moderator")
     admin = create_key(data, role="admin")

@@ -76,7 +76,7 @@ async def test_held_comment_is_in_the_queue_with_its_evidence(api: Api, clock: F
     assert set(item["scores"]) >= {"spam", "toxic"}
     assert item["risk"] == pytest.approx(max(item["scores"].values()), abs=1e-4)
     assert item["signals"]["links"] == 3
-    assert item["author_history"] == {"published": 1, "held": 1, "rejected": 0, "removed": 0}
+    assert item["author_history"] == {"published": 1, "held": 1, "rejected": 0, "removed": 0, "spam": 0}
     assert body["next_cursor"] is None
 
 
@@ -159,7 +159,7 @@ async def test_counts(api: Api, clock: FakeClock, mod: str) -> None:
     resp = await api.client.get("/v1/queue/counts", headers=auth(mod))
     counts = await resp.json()
     assert counts["held"] == 3
-    assert counts["by_status"] == {"published": 1, "held": 3, "rejected": 0, "removed": 0}
+    assert counts["by_status"] == {"published": 1, "held": 3, "rejected": 0, "removed": 0, "spam": 0}
     assert counts["held_by_reason"]["policy"] == 2
     assert counts["held_by_reason"]["spam"] == 1
     assert counts["reported"] == 0
@@ -282,7 +282,7 @@ async def test_author_history_counts_decisions(api: Api, clock: FakeClock, mod: 
     await decide(api, mod, second["id"], action="approve", revision=1)
     [item] = (await queue(api, mod))["items"]
     assert item["id"] == third["id"]
-    assert item["author_history"] == {"published": 1, "held": 1, "rejected": 1, "removed": 0}
+    assert item["author_history"] == {"published": 1, "held": 1, "rejected": 1, "removed": 0, "spam": 0}
 
 
 # -- readers' reports --------------------------------------------------------------------------------------

@@ -237,7 +237,7 @@ async def test_queue_lists_held_comments_with_their_evidence(store: Store) -> No
     assert item.comment == held
     assert item.risk == 0.7 and item.reason_kinds == ("policy", "spam")
     assert item.signals == {"links": 0} and item.open_reports == 0 and item.report_reasons == {}
-    assert item.history.to_json() == {"published": 1, "held": 1, "rejected": 0, "removed": 0}
+    assert item.history.to_json() == {"published": 1, "held": 1, "rejected": 0, "removed": 0, "spam": 0}
     assert (await store.list_queue("site-b", QueueQuery())).items == []
 
 
@@ -283,7 +283,8 @@ async def test_queue_cursor_visits_every_comment_once_in_order(store: Store, ord
 async def test_queue_counts(store: Store) -> None:
     await store.ensure_site("site-a", NOW)
     zero = await store.queue_counts("site-a")
-    assert zero == {"held": 0, "reported": 0, "by_status": {"published": 0, "held": 0, "rejected": 0, "removed": 0},
+    assert zero == {"held": 0, "spam": 0, "reported": 0,
+                    "by_status": {"published": 0, "held": 0, "rejected": 0, "removed": 0, "spam": 0},
                     "held_by_reason": {"spam": 0, "toxic": 0, "policy": 0, "other": 0}}
     await hold(store, 1, reasons=(LINKS_REASON,))
     spam = await hold(store, 2, reasons=(LINKS_REASON, SPAM_REASON))
@@ -291,7 +292,8 @@ async def test_queue_counts(store: Store) -> None:
     await store.add_report("site-a", published.id, reason="spam", note=None, reporter_hash=None, now=LATER)
     await store.decide("site-a", decision(spam, "reject", "spam"), actor="key:1", now=LATER)
     assert await store.queue_counts("site-a") == {
-        "held": 1, "reported": 1, "by_status": {"published": 1, "held": 1, "rejected": 1, "removed": 0},
+        "held": 1, "spam": 0, "reported": 1,
+        "by_status": {"published": 1, "held": 1, "rejected": 1, "removed": 0, "spam": 0},
         "held_by_reason": {"spam": 0, "toxic": 0, "policy": 1, "other": 0},
     }
     assert await store.queue_counts("site-b") == zero

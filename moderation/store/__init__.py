@@ -26,6 +26,8 @@ from ..domain import ApiKey, Comment, Role, Status, Submission, Verdict
 from ..labels import REASON_KINDS as REASON_KINDS
 from ..labels import REJECT_LABELS as REJECT_LABELS
 from ..settings import DatabaseSettings
+from ..workflow import COMMENT_CREATED as COMMENT_CREATED
+from ..workflow import DEFAULT_WEBHOOK_EVENT_TYPES, Edit
 from ..workflow import STATUS_CHANGED as STATUS_CHANGED
 from ..workflow import ModeratorAction as ModeratorAction
 from ..workflow import ModeratorDecision as ModeratorDecision
@@ -99,6 +101,9 @@ class Store(Protocol):
     # Moderator workflow (queue, decisions, reports, audit)
     async def list_queue(self, site_id: str, query: QueueQuery) -> QueuePage: ...
     async def queue_counts(self, site_id: str) -> dict[str, Any]: ...
+    async def shadow_rows(self, site_id: str, *, recent: int) -> ShadowRows:
+        """The comments decided in shadow mode, counted by would-be decision, status now and reader reports."""
+        ...
     async def decide(self, site_id: str, decision: ModeratorDecision, *, actor: str, now: datetime) -> DecisionOutcome:
         """One transaction: status change, revision + 1, event, training label, webhook outbox row.
 
@@ -107,14 +112,23 @@ class Store(Protocol):
         ...
     async def add_report(
         self, site_id: str, comment_id: int, *, reason: str, note: str | None, reporter_hash: str | None,
-        now: datetime,
-    ) -> ReportOutcome: ...
+        now: datetime, hold_threshold: int = 0,
+    ) -> ReportOutcome:
+        """Record a report; a published comment reaching ``hold_threshold`` open reports is held (0: never)."""
+        ...
+    async def edit_comment(self, site_id: str, edit: Edit, *, now: datetime) -> DecisionOutcome:
+        """One transaction: the new text, fields and verdict, revision + 1, the audit event with the previous
+        text, and a webhook event if the status changed (``workflow.plan_edit``). ``NotFound``/``StaleRevision``."""
+        ...
     async def list_events(
         self, site_id: str, *, before_id: int | None, limit: int, comment_id: int | None = None,
     ) -> list[AuditEvent]: ...
 
     # Webhooks
-    async def set_webhook(self, site_id: str, url: str | None, secret: str | None, now: datetime) -> None: ...
+    async def set_webhook(self, site_id: str, url: str | None, secret: str | None, now: datetime,
+                          event_types: Sequence[str] | None = None) -> None:
+        """Set or clear the URL; ``event_types`` None keeps the default (comment.status_changed only)."""
+        ...
     async def get_webhook(self, site_id: str) -> WebhookTarget | None: ...
     async def due_webhooks(self, now: datetime, limit: int) -> list[OutboxItem]:
         """The oldest undelivered event of each site whose next attempt is due (in order per site)."""
@@ -239,9 +253,11 @@ class AuthorHistory:
     held: int = 0
     rejected: int = 0
     removed: int = 0
+    spam: int = 0
 
     def to_json(self) -> dict[str, int]:
-        return {"published": self.published, "held": self.held, "rejected": self.rejected, "removed": self.removed}
+        return {"published": self.published, "held": self.held, "rejected": self.rejected, "removed": self.removed,
+                "spam": self.spam}
 
 
 @dataclass(frozen=True)
@@ -262,6 +278,13 @@ class QueuePage:
 
 
 @dataclass(frozen=True)
+class ShadowRows:
+    outcomes: list[tuple[str, str, bool, int]]  # (would-be decision, status now, ever reported, count)
+    kinds: list[tuple[str, str, int]]  # (would-be decision, reason kind, count) of would-be holds and rejections
+    recent: list[Comment]  # the newest would-be holds and rejections
+
+
+@dataclass(frozen=True)
 class DecisionOutcome:
     comment: Comment  # after the decision
     previous_status: Status
@@ -276,6 +299,7 @@ class ReportOutcome:
     comment: Comment
     open_reports: int
     duplicate: bool  # the same reader had already reported this comment
+    held: bool = False  # the site's threshold of open reports was reached: the comment is held now
 
 
 @dataclass(frozen=True)
@@ -291,13 +315,17 @@ class AuditEvent:
     note: str | None
     reasons: list[dict[str, Any]] | None
     model_version: str | None
+    previous_content: str | None = None  # an edit: the text it replaced
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id, "comment_id": self.comment_id, "at": self.at.isoformat(), "actor": self.actor,
             "action": self.action, "from_status": self.from_status, "to_status": self.to_status,
             "label": self.label, "note": self.note, "reasons": self.reasons, "model_version": self.model_version,
         }
+        if self.previous_content is not None:
+            out["previous_content"] = self.previous_content
+        return out
 
 
 @dataclass(frozen=True)
@@ -305,6 +333,7 @@ class WebhookTarget:
     site_id: str
     url: str
     secret: str = field(repr=False)  # never printed, never logged
+    event_types: tuple[str, ...] = DEFAULT_WEBHOOK_EVENT_TYPES
 
 
 @dataclass(frozen=True)

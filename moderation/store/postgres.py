@@ -38,6 +38,7 @@ import asyncpg
 from .. import workflow
 from ..domain import ApiKey, Comment, Role, Status
 from ..errors import NotFound
+from ..labels import reason_kind
 from . import (
     AuditEvent,
     CampaignSignature,
@@ -54,6 +55,7 @@ from . import (
     QueueQuery,
     RenderResponse,
     ReportOutcome,
+    ShadowRows,
     SignatureKey,
     SignatureVote,
     WebhookTarget,
@@ -300,22 +302,25 @@ class PostgresStore:
                 "INSERT INTO comments (site_id, article_id, parent_id, author_name, author_email, author_url, "
                 "author_ip, user_agent, referrer, content, content_hash, lang, signals, status, decision, reasons, "
                 "scores, model_version, revision, created_at, updated_at, cluster_id, minhash, author_email_hash, "
-                "author_ip_hash) VALUES ($1, $2, $3, "
+                "author_ip_hash, shadow_decision) VALUES ($1, $2, $3, "
                 "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14, $15, $16::jsonb, $17::jsonb, $18, 1, $19, "
-                "$19, $20, $21, $22, $23) RETURNING id",
+                "$19, $20, $21, $22, $23, $24) RETURNING id",
                 new.site_id, sub.article_id, sub.parent_id, sub.author_name, sub.author_email, sub.author_url,
                 sub.author_ip, sub.user_agent, sub.referrer, sub.content, new.content_hash, sub.lang,
                 json.dumps(new.signals), verdict.status.value, verdict.decision.value, reasons,
                 json.dumps(verdict.scores), verdict.model_version, now, new.cluster_id, new.minhash,
                 new.email_hash, new.ip_hash,
+                verdict.shadow_decision.value if verdict.shadow_decision else None,
             )
-            await conn.execute(
+            event_id = await conn.fetchval(
                 "INSERT INTO comment_events (comment_id, site_id, at, actor, action, from_status, to_status, "
-                "reasons, model_version) VALUES ($1, $2, $3, 'system', 'submitted', NULL, $4, $5::jsonb, $6)",
+                "reasons, model_version) VALUES ($1, $2, $3, 'system', 'submitted', NULL, $4, $5::jsonb, $6) "
+                "RETURNING id",
                 comment_id, new.site_id, now, verdict.status.value, reasons, verdict.model_version,
             )
             row = await conn.fetchrow(f"SELECT {PG_COMMENT_COLUMNS} FROM comments WHERE id = $1", comment_id)
             comment = comment_from_row(row)
+            await enqueue_webhook(conn, workflow.Created(comment, now), event_id=event_id)
             body = render(comment)
             if idempotency is not None:
                 await conn.execute(
@@ -528,6 +533,27 @@ class PostgresStore:
             )
         return queue_counts_json(by_status, held_by_reason, reported)
 
+    async def shadow_rows(self, site_id: str, *, recent: int) -> ShadowRows:
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            outcomes = await conn.fetch(
+                "SELECT shadow_decision, status, EXISTS (SELECT 1 FROM comment_reports r WHERE r.comment_id = c.id), "
+                "COUNT(*) FROM comments c WHERE site_id = $1 AND shadow_decision IS NOT NULL GROUP BY 1, 2, 3",
+                site_id,
+            )
+            kinds = await conn.fetch(
+                "SELECT c.shadow_decision, k.kind, COUNT(*) FROM comments c JOIN comment_reason_kinds k "
+                "ON k.comment_id = c.id WHERE c.site_id = $1 AND c.shadow_decision IN ('hold', 'reject') "
+                "GROUP BY 1, 2",
+                site_id,
+            )
+            rows = await conn.fetch(
+                f"SELECT {PG_COMMENT_COLUMNS} FROM comments WHERE site_id = $1 "
+                "AND shadow_decision IN ('hold', 'reject') ORDER BY id DESC LIMIT $2",
+                site_id, recent,
+            )
+        return ShadowRows([(d, s, bool(r), int(n)) for d, s, r, n in outcomes],
+                          [(d, k, int(n)) for d, k, n in kinds], [comment_from_row(r) for r in rows])
+
     async def decide(self, site_id: str, decision: workflow.ModeratorDecision, *, actor: str,
                      now: datetime) -> DecisionOutcome:
         async with self.pool.acquire() as conn, conn.transaction():
@@ -543,9 +569,51 @@ class PostgresStore:
             plan = workflow.plan_decision(comment_from_row(row), int(row[-1]), decision, actor=actor, now=now)
             return await apply_decision_plan(conn, plan, now)
 
+    async def edit_comment(self, site_id: str, edit: workflow.Edit, *, now: datetime) -> DecisionOutcome:
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                f"SELECT {PG_COMMENT_COLUMNS} FROM comments WHERE site_id = $1 AND id = $2 FOR UPDATE",
+                site_id, edit.comment_id,
+            )
+            if row is None:
+                raise NotFound("No such comment.")
+            plan = workflow.plan_edit(comment_from_row(row), edit, now=now)
+            comment, verdict = plan.comment, edit.verdict
+            reasons = workflow.reasons_json(verdict.reasons)
+            await conn.execute(
+                "UPDATE comments SET content = $1, content_hash = $2, author_name = $3, author_url = $4, "
+                "status = $5, decision = $6, reasons = $7::jsonb, scores = $8::jsonb, model_version = $9, "
+                "risk = $10, shadow_decision = $11, revision = revision + 1, updated_at = $12 "
+                "WHERE id = $13 AND revision = $14",
+                edit.content, edit.content_hash, edit.author_name, edit.author_url, plan.target.value,
+                verdict.decision.value, reasons, json.dumps(verdict.scores), verdict.model_version,
+                max(verdict.scores.values(), default=0.0),
+                verdict.shadow_decision.value if verdict.shadow_decision else None, now, comment.id,
+                comment.revision,
+            )
+            await conn.execute("DELETE FROM comment_reason_kinds WHERE comment_id = $1", comment.id)
+            await conn.executemany(
+                "INSERT INTO comment_reason_kinds (comment_id, site_id, kind) VALUES ($1, $2, $3) "
+                "ON CONFLICT DO NOTHING",
+                [(comment.id, site_id, reason_kind(r.code, r.source)) for r in verdict.reasons],
+            )
+            event = plan.event
+            event_id = await conn.fetchval(
+                "INSERT INTO comment_events (comment_id, site_id, at, actor, action, from_status, to_status, "
+                "reasons, model_version, previous_content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10) "
+                "RETURNING id",
+                event.comment_id, site_id, now, event.actor, event.action, event.from_status, event.to_status,
+                reasons, event.model_version, comment.content,
+            )
+            queued = plan.webhook is not None and await enqueue_webhook(conn, plan.webhook, event_id=event_id)
+            updated = comment_from_row(
+                await conn.fetchrow(f"SELECT {PG_COMMENT_COLUMNS} FROM comments WHERE id = $1", comment.id)
+            )
+        return DecisionOutcome(updated, comment.status, event_id, queued, 0)
+
     async def add_report(
         self, site_id: str, comment_id: int, *, reason: str, note: str | None, reporter_hash: str | None,
-        now: datetime,
+        now: datetime, hold_threshold: int = 0,
     ) -> ReportOutcome:
         async with self.pool.acquire() as conn, conn.transaction():
             # Locked like a decision: a report either lands before it (and is closed by it) or after.
@@ -564,7 +632,8 @@ class PostgresStore:
                 )
                 if earlier is not None:
                     return ReportOutcome(earlier, comment, int(row[-1]), duplicate=True)
-            plan = workflow.plan_report(comment, reason)
+            plan = workflow.plan_report(comment, reason, open_reports=int(row[-1]), hold_threshold=hold_threshold,
+                                        now=now)
             report_id = await conn.fetchval(
                 "INSERT INTO comment_reports (comment_id, site_id, reason, note, reporter_hash, created_at, "
                 "resolved_at, resolution) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -576,8 +645,14 @@ class PostgresStore:
                     now, comment_id,
                 )
             await insert_event(conn, plan.event, at=now)
+            if plan.hold_event is not None:
+                await conn.execute("UPDATE comments SET status = 'held', revision = revision + 1, updated_at = $1 "
+                                   "WHERE id = $2 AND revision = $3", now, comment_id, comment.revision)
+                event_id = await insert_event(conn, plan.hold_event, at=now)
+                if plan.hold_webhook is not None:
+                    await enqueue_webhook(conn, plan.hold_webhook, event_id=event_id)
             open_reports = int(row[-1]) + (1 if plan.opens else 0)
-        return ReportOutcome(report_id, comment, open_reports, duplicate=False)
+        return ReportOutcome(report_id, comment, open_reports, duplicate=False, held=plan.hold_event is not None)
 
     async def list_events(
         self, site_id: str, *, before_id: int | None, limit: int, comment_id: int | None = None,
@@ -588,20 +663,23 @@ class PostgresStore:
         return [audit_event_from_row(r) for r in await self.pool.fetch(sql, *params)]
 
     # -- webhooks -------------------------------------------------------------------------------
-    async def set_webhook(self, site_id: str, url: str | None, secret: str | None, now: datetime) -> None:
+    async def set_webhook(self, site_id: str, url: str | None, secret: str | None, now: datetime,
+                          event_types: Sequence[str] | None = None) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "INSERT INTO sites (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", site_id, now
             )
             await conn.execute(
-                "UPDATE sites SET webhook_url = $1, webhook_secret = $2 WHERE id = $3", url, secret, site_id
+                "UPDATE sites SET webhook_url = $1, webhook_secret = $2, webhook_events = $3 WHERE id = $4",
+                url, secret, workflow.stored_event_types(event_types), site_id,
             )
 
     async def get_webhook(self, site_id: str) -> WebhookTarget | None:
         row = await self.pool.fetchrow(
-            "SELECT webhook_url, webhook_secret FROM sites WHERE id = $1 AND webhook_url IS NOT NULL", site_id
+            "SELECT webhook_url, webhook_secret, webhook_events FROM sites WHERE id = $1 AND webhook_url IS NOT NULL",
+            site_id,
         )
-        return WebhookTarget(site_id, row[0], row[1] or "") if row else None
+        return WebhookTarget(site_id, row[0], row[1] or "", workflow.webhook_event_types(row[2])) if row else None
 
     async def due_webhooks(self, now: datetime, limit: int) -> list[OutboxItem]:
         """The oldest undelivered event of each site whose next attempt is due (in order per site).
@@ -810,10 +888,11 @@ async def insert_training_label(conn: asyncpg.Connection, label: workflow.Traini
     )
 
 
-async def enqueue_webhook(conn: asyncpg.Connection, change: workflow.StatusChange, *, event_id: int) -> bool:
-    """Write the webhook event for a status change, if the site has a webhook."""
+async def enqueue_webhook(conn: asyncpg.Connection, change: workflow.WebhookEvent, *, event_id: int) -> bool:
+    """Write the webhook event, if the site has a webhook and chose this kind of event."""
     site_id = change.comment.site_id
-    if not await conn.fetchval("SELECT 1 FROM sites WHERE id = $1 AND webhook_url IS NOT NULL", site_id):
+    row = await conn.fetchrow("SELECT webhook_events FROM sites WHERE id = $1 AND webhook_url IS NOT NULL", site_id)
+    if row is None or change.event not in workflow.webhook_event_types(row[0]):
         return False
     # Held until commit: the next outbox row of this site gets its id only after this one is
     # visible, so a dispatcher can never deliver a newer event of the site before an older one.

@@ -60,7 +60,7 @@ def migration_files(dialect: str) -> list[tuple[int, str, str]]:
 
 COMMENT_COLUMNS = (
     "id, site_id, article_id, parent_id, author_name, author_email, author_url, content, status, decision, "
-    "reasons, scores, model_version, revision, created_at, updated_at, lang"
+    "reasons, scores, model_version, revision, created_at, updated_at, lang, shadow_decision"
 )
 COMMENT_COLUMNS_LIST = [c.strip() for c in COMMENT_COLUMNS.split(",")]
 
@@ -84,6 +84,7 @@ def comment_from_row(row: Any) -> Comment:
         created_at=as_datetime(row[14]),
         updated_at=as_datetime(row[15]),
         lang=row[16],
+        shadow_decision=Decision(row[17]) if row[17] else None,
     )
 
 
@@ -112,7 +113,7 @@ def queue_counts_json(by_status_rows: Iterable[Any], held_kind_rows: Iterable[An
     for kind, n in held_kind_rows:
         held_by_reason[kind] = int(n)
     return {
-        "held": by_status["held"], "reported": int(reported), "by_status": by_status,
+        "held": by_status["held"], "spam": by_status["spam"], "reported": int(reported), "by_status": by_status,
         "held_by_reason": held_by_reason,
     }
 
@@ -131,7 +132,7 @@ Mark = Callable[[int], str]  # the placeholder for the n-th parameter: "?" (SQLi
 
 EVENTS_SELECT = (
     "SELECT id, comment_id, at, actor, action, from_status, to_status, label, note, {reasons}, "
-    "model_version FROM comment_events WHERE site_id = {site}"
+    "model_version, previous_content FROM comment_events WHERE site_id = {site}"
 )
 DELIVERIES_SELECT = (
     "SELECT d.id, d.outbox_id, o.comment_id, o.event, d.attempt, d.at, d.url, d.status_code, d.error, "
@@ -191,6 +192,7 @@ def audit_event_from_row(r: Any) -> AuditEvent:
     return AuditEvent(
         id=r[0], comment_id=r[1], at=as_datetime(r[2]), actor=r[3], action=r[4], from_status=r[5],
         to_status=r[6], label=r[7], note=r[8], reasons=json.loads(r[9]) if r[9] else None, model_version=r[10],
+        previous_content=r[11],
     )
 
 

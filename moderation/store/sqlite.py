@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from .. import workflow
 from ..domain import ApiKey, Comment, Role, Status
 from ..errors import NotFound
+from ..labels import reason_kind
 from . import (
     AuditEvent,
     AuthorHistory,
@@ -47,6 +48,7 @@ from . import (
     QueueQuery,
     RenderResponse,
     ReportOutcome,
+    ShadowRows,
     SignatureKey,
     SignatureVote,
     WebhookTarget,
@@ -360,23 +362,26 @@ class SQLiteStore:
                 "INSERT INTO comments (site_id, article_id, parent_id, author_name, author_email, author_url, "
                 "author_ip, user_agent, referrer, content, content_hash, lang, signals, status, decision, reasons, "
                 "scores, model_version, revision, created_at, updated_at, cluster_id, minhash, author_email_hash, "
-                "author_ip_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
+                "author_ip_hash, shadow_decision) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     new.site_id, sub.article_id, sub.parent_id, sub.author_name, sub.author_email, sub.author_url,
                     sub.author_ip, sub.user_agent, sub.referrer, sub.content, new.content_hash, sub.lang,
                     json.dumps(new.signals), verdict.status.value, verdict.decision.value, reasons,
                     json.dumps(verdict.scores), verdict.model_version, stamp, stamp, new.cluster_id, new.minhash,
                     new.email_hash, new.ip_hash,
+                    verdict.shadow_decision.value if verdict.shadow_decision else None,
                 ),
             )
             comment_id = int(cur.lastrowid or 0)
-            conn.execute(
+            event = conn.execute(
                 "INSERT INTO comment_events (comment_id, site_id, at, actor, action, from_status, to_status, "
                 "reasons, model_version) VALUES (?, ?, ?, 'system', 'submitted', NULL, ?, ?, ?)",
                 (comment_id, new.site_id, stamp, verdict.status.value, reasons, verdict.model_version),
             )
             row = conn.execute(f"SELECT {COMMENT_COLUMNS} FROM comments WHERE id = ?", (comment_id,)).fetchone()
             comment = comment_from_row(row)
+            enqueue_webhook(conn, workflow.Created(comment, now), event_id=int(event.lastrowid or 0))
             body = render(comment)
             if idempotency is not None:
                 conn.execute(
@@ -606,6 +611,29 @@ class SQLiteStore:
 
         return await self._run(count)
 
+    async def shadow_rows(self, site_id: str, *, recent: int) -> ShadowRows:
+        def read(conn: sqlite3.Connection) -> ShadowRows:
+            outcomes = conn.execute(
+                "SELECT shadow_decision, status, EXISTS (SELECT 1 FROM comment_reports r WHERE r.comment_id = c.id), "
+                "COUNT(*) FROM comments c WHERE site_id = ? AND shadow_decision IS NOT NULL GROUP BY 1, 2, 3",
+                (site_id,),
+            ).fetchall()
+            kinds = conn.execute(
+                "SELECT c.shadow_decision, k.kind, COUNT(*) FROM comments c JOIN comment_reason_kinds k "
+                "ON k.comment_id = c.id WHERE c.site_id = ? AND c.shadow_decision IN ('hold', 'reject') "
+                "GROUP BY 1, 2",
+                (site_id,),
+            ).fetchall()
+            rows = conn.execute(
+                f"SELECT {COMMENT_COLUMNS} FROM comments WHERE site_id = ? AND shadow_decision IN ('hold', 'reject') "
+                "ORDER BY id DESC LIMIT ?",
+                (site_id, recent),
+            ).fetchall()
+            return ShadowRows([(d, s, bool(r), int(n)) for d, s, r, n in outcomes],
+                              [(d, k, int(n)) for d, k, n in kinds], [comment_from_row(r) for r in rows])
+
+        return await self._run(read)
+
     async def decide(self, site_id: str, decision: workflow.ModeratorDecision, *, actor: str,
                      now: datetime) -> DecisionOutcome:
         def decide(conn: sqlite3.Connection) -> DecisionOutcome:
@@ -620,9 +648,48 @@ class SQLiteStore:
 
         return await self._write(decide)
 
+    async def edit_comment(self, site_id: str, edit: workflow.Edit, *, now: datetime) -> DecisionOutcome:
+        def apply(conn: sqlite3.Connection) -> DecisionOutcome:
+            row = conn.execute(f"SELECT {COMMENT_COLUMNS} FROM comments WHERE site_id = ? AND id = ?",
+                               (site_id, edit.comment_id)).fetchone()
+            if row is None:
+                raise NotFound("No such comment.")
+            plan = workflow.plan_edit(comment_from_row(row), edit, now=now)
+            comment, verdict, stamp = plan.comment, edit.verdict, to_ts(now)
+            reasons = workflow.reasons_json(verdict.reasons)
+            conn.execute(
+                "UPDATE comments SET content = ?, content_hash = ?, author_name = ?, author_url = ?, status = ?, "
+                "decision = ?, reasons = ?, scores = ?, model_version = ?, risk = ?, shadow_decision = ?, "
+                "revision = revision + 1, updated_at = ? WHERE id = ? AND revision = ?",
+                (edit.content, edit.content_hash, edit.author_name, edit.author_url, plan.target.value,
+                 verdict.decision.value, reasons, json.dumps(verdict.scores), verdict.model_version,
+                 max(verdict.scores.values(), default=0.0),
+                 verdict.shadow_decision.value if verdict.shadow_decision else None, stamp, comment.id,
+                 comment.revision),
+            )
+            conn.execute("DELETE FROM comment_reason_kinds WHERE comment_id = ?", (comment.id,))
+            conn.executemany(
+                "INSERT OR IGNORE INTO comment_reason_kinds (comment_id, site_id, kind) VALUES (?, ?, ?)",
+                [(comment.id, site_id, reason_kind(r.code, r.source)) for r in verdict.reasons],
+            )
+            event, at = plan.event, stamp
+            event_id = int(conn.execute(
+                "INSERT INTO comment_events (comment_id, site_id, at, actor, action, from_status, to_status, "
+                "reasons, model_version, previous_content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (event.comment_id, site_id, at, event.actor, event.action, event.from_status, event.to_status,
+                 reasons, event.model_version, comment.content),
+            ).lastrowid or 0)
+            queued = plan.webhook is not None and enqueue_webhook(conn, plan.webhook, event_id=event_id)
+            updated = comment_from_row(
+                conn.execute(f"SELECT {COMMENT_COLUMNS} FROM comments WHERE id = ?", (comment.id,)).fetchone()
+            )
+            return DecisionOutcome(updated, comment.status, event_id, queued, 0)
+
+        return await self._write(apply)
+
     async def add_report(
         self, site_id: str, comment_id: int, *, reason: str, note: str | None, reporter_hash: str | None,
-        now: datetime,
+        now: datetime, hold_threshold: int = 0,
     ) -> ReportOutcome:
         def report(conn: sqlite3.Connection) -> ReportOutcome:
             row = conn.execute(
@@ -640,7 +707,8 @@ class SQLiteStore:
                 if earlier is not None:
                     return ReportOutcome(earlier[0], comment, int(row[-1]), duplicate=True)
             stamp = to_ts(now)
-            plan = workflow.plan_report(comment, reason)
+            plan = workflow.plan_report(comment, reason, open_reports=int(row[-1]), hold_threshold=hold_threshold,
+                                        now=now)
             cur = conn.execute(
                 "INSERT INTO comment_reports (comment_id, site_id, reason, note, reporter_hash, created_at, "
                 "resolved_at, resolution) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -653,8 +721,15 @@ class SQLiteStore:
                     (stamp, comment_id),
                 )
             insert_event(conn, plan.event, at=stamp)
+            if plan.hold_event is not None:
+                conn.execute("UPDATE comments SET status = 'held', revision = revision + 1, updated_at = ? "
+                             "WHERE id = ? AND revision = ?", (stamp, comment_id, comment.revision))
+                event_id = insert_event(conn, plan.hold_event, at=stamp)
+                if plan.hold_webhook is not None:
+                    enqueue_webhook(conn, plan.hold_webhook, event_id=event_id)
             open_reports = int(row[-1]) + (1 if plan.opens else 0)
-            return ReportOutcome(int(cur.lastrowid or 0), comment, open_reports, duplicate=False)
+            return ReportOutcome(int(cur.lastrowid or 0), comment, open_reports, duplicate=False,
+                                 held=plan.hold_event is not None)
 
         return await self._write(report)
 
@@ -667,20 +742,23 @@ class SQLiteStore:
         return await self._run(lambda conn: [audit_event_from_row(r) for r in conn.execute(sql, params)])
 
     # -- webhooks -------------------------------------------------------------------------------
-    async def set_webhook(self, site_id: str, url: str | None, secret: str | None, now: datetime) -> None:
+    async def set_webhook(self, site_id: str, url: str | None, secret: str | None, now: datetime,
+                          event_types: Sequence[str] | None = None) -> None:
         def set_(conn: sqlite3.Connection) -> None:
             conn.execute("INSERT OR IGNORE INTO sites (id, created_at) VALUES (?, ?)", (site_id, to_ts(now)))
-            conn.execute("UPDATE sites SET webhook_url = ?, webhook_secret = ? WHERE id = ?", (url, secret, site_id))
+            conn.execute("UPDATE sites SET webhook_url = ?, webhook_secret = ?, webhook_events = ? WHERE id = ?",
+                         (url, secret, workflow.stored_event_types(event_types), site_id))
 
         await self._write(set_)
 
     async def get_webhook(self, site_id: str) -> WebhookTarget | None:
         row = await self._run(
             lambda conn: conn.execute(
-                "SELECT webhook_url, webhook_secret FROM sites WHERE id = ? AND webhook_url IS NOT NULL", (site_id,)
+                "SELECT webhook_url, webhook_secret, webhook_events FROM sites WHERE id = ? AND webhook_url IS NOT NULL",
+                (site_id,),
             ).fetchone()
         )
-        return WebhookTarget(site_id, row[0], row[1] or "") if row else None
+        return WebhookTarget(site_id, row[0], row[1] or "", workflow.webhook_event_types(row[2])) if row else None
 
     async def due_webhooks(self, now: datetime, limit: int) -> list[OutboxItem]:
         def due(conn: sqlite3.Connection) -> list[OutboxItem]:
@@ -922,10 +1000,12 @@ def insert_training_label(conn: sqlite3.Connection, label: workflow.TrainingLabe
     return int(cur.lastrowid or 0)
 
 
-def enqueue_webhook(conn: sqlite3.Connection, change: workflow.StatusChange, *, event_id: int) -> bool:
-    """Write the webhook event for a status change, if the site has a webhook."""
+def enqueue_webhook(conn: sqlite3.Connection, change: workflow.WebhookEvent, *, event_id: int) -> bool:
+    """Write the webhook event, if the site has a webhook and chose this kind of event."""
     site_id = change.comment.site_id
-    if not conn.execute("SELECT 1 FROM sites WHERE id = ? AND webhook_url IS NOT NULL", (site_id,)).fetchone():
+    row = conn.execute("SELECT webhook_events FROM sites WHERE id = ? AND webhook_url IS NOT NULL",
+                       (site_id,)).fetchone()
+    if row is None or change.event not in workflow.webhook_event_types(row[0]):
         return False
     stamp = to_ts(change.at)
     conn.execute(

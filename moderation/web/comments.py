@@ -83,6 +83,23 @@ async def submit_comment(request: web.Request) -> web.Response:
     return response
 
 
+@routes.patch("/v1/comments/{comment_id}")
+async def edit_comment(request: web.Request) -> web.Response:
+    """A new version of a comment (its author edited it): re-validated, re-scored, possibly held again."""
+    key = await require(request, Role.SITE)
+    comment_id = parse_id(request.match_info["comment_id"])
+    if comment_id is None:
+        raise NotFound("No such comment.")
+    lang = i18n.pick_language(request.headers.get("Accept-Language"))
+    fields = decode_body(await read_body(request), request.content_type)
+    outcome = await request.config_dict[MODERATION].edit(key.site_id, comment_id, fields, lang=lang)
+    comment = outcome.comment
+    request[LOG_FIELDS].update(comment_id=comment.id, decision=comment.decision.value,
+                               reasons=[r.code for r in comment.reasons], edit=True)
+    return web.json_response({**views.site_submission_view(comment), "revision": comment.revision,
+                              "previous_status": outcome.previous_status.value})
+
+
 @routes.get("/v1/comments/{comment_id}")
 async def get_comment(request: web.Request) -> web.Response:
     """Current status and public view of one of this site's comments."""

@@ -25,7 +25,7 @@ T = TypeVar("T")
 
 MAX_PAGE = 100
 MAX_NOTE = 1000
-QUEUE_STATUSES = ("held", "published", "rejected", "removed")
+QUEUE_STATUSES = ("held", "spam", "published", "rejected", "removed")
 QUEUE_REASONS = (*REASON_KINDS, "reported")
 MODERATORS = (Role.MODERATOR, Role.ADMIN)
 

@@ -21,7 +21,13 @@ from ..store import DecisionOutcome, QueueItem
 from ..validation import MAX_DB_INT, parse_id, text_problem
 from ..webhook_targets import check_url
 from ..webhooks import new_secret
-from ..workflow import QUEUE_ACTIONS, ModeratorAction, ModeratorDecision
+from ..workflow import (
+    DEFAULT_WEBHOOK_EVENT_TYPES,
+    QUEUE_ACTIONS,
+    WEBHOOK_EVENT_TYPES,
+    ModeratorAction,
+    ModeratorDecision,
+)
 from .params import (
     MAX_NOTE,
     MAX_PAGE,
@@ -185,8 +191,9 @@ async def report(request: web.Request) -> web.Response:
         {
             "report_id": outcome.report_id,
             "comment_id": comment_id,
-            "status": outcome.comment.status.value,
+            "status": "held" if outcome.held else outcome.comment.status.value,
             "open_reports": outcome.open_reports,
+            "held": outcome.held,
             "duplicate": outcome.duplicate,
         },
         status=200 if outcome.duplicate else 201,
@@ -209,6 +216,16 @@ async def audit(request: web.Request) -> web.Response:
     return web.json_response({"items": [e.to_json() for e in page], "next_cursor": next_cursor})
 
 
+# -- shadow mode ------------------------------------------------------------------------------------------
+
+
+@routes.get("/v1/shadow/report")
+async def shadow_report(request: web.Request) -> web.Response:
+    """What shadow mode would have held or rejected, and what moderators and readers did since."""
+    key = await require(request, *MODERATORS)
+    return web.json_response(await request.config_dict[MODERATION].shadow_report(key.site_id))
+
+
 # -- the site's webhook (admin) --------------------------------------------------------------------------
 
 
@@ -219,17 +236,30 @@ async def show_webhook(request: web.Request) -> web.Response:
     store = request.config_dict[STORE]
     target = await store.get_webhook(key.site_id)
     backlog = await store.webhook_backlog(key.site_id)
-    return web.json_response({"site_id": key.site_id, "url": target.url if target else None, "events": backlog})
+    return web.json_response({"site_id": key.site_id, "url": target.url if target else None, "events": backlog,
+                              "event_types": list(target.event_types) if target else []})
 
 
 @routes.put("/v1/admin/webhook")
 async def set_webhook(request: web.Request) -> web.Response:
     """Set the URL and issue a new secret, shown only in this answer."""
     key = await require(request, Role.ADMIN)
-    url = await check_url((await read_json_object(request)).get("url"), request.app[SETTINGS].webhook_targets)
+    body = await read_json_object(request)
+    url = await check_url(body.get("url"), request.app[SETTINGS].webhook_targets)
+    event_types = parse_event_types(body.get("event_types"))
     secret = new_secret()
-    await request.config_dict[STORE].set_webhook(key.site_id, url, secret, request.config_dict[CLOCK]())
-    return web.json_response({"site_id": key.site_id, "url": url, "secret": secret})
+    await request.config_dict[STORE].set_webhook(key.site_id, url, secret, request.config_dict[CLOCK](), event_types=event_types)
+    return web.json_response({"site_id": key.site_id, "url": url, "secret": secret,
+                              "event_types": list(event_types or DEFAULT_WEBHOOK_EVENT_TYPES)})
+
+
+def parse_event_types(raw: Any) -> tuple[str, ...] | None:
+    """The events the site chose (absent: the default, comment.status_changed); 422 naming the field."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not raw or not all(t in WEBHOOK_EVENT_TYPES for t in raw):
+        raise invalid("event_types", "invalid", f"a non-empty list of {', '.join(WEBHOOK_EVENT_TYPES)}")
+    return tuple(dict.fromkeys(raw))
 
 
 @routes.delete("/v1/admin/webhook")

@@ -128,7 +128,7 @@ class LiveServer:
 @pytest.fixture
 def live(settings: Settings) -> Iterator[LiveServer]:
     # Every comment held (the queue is what is under test); no flood interval between seeded comments.
-    policy = PolicyBook(default=Policy(hold_all=True, flood_interval_seconds=0))
+    policy = PolicyBook(default=Policy(hold_all=True, flood_interval_seconds=0, reject=False))
     server = LiveServer(replace(settings, policy=policy))
     server.start()
     try:

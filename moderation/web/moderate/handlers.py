@@ -171,7 +171,7 @@ async def queue_page(request: web.Request) -> web.Response:
     base = {k: v for k, v in params.items() if k != "cursor"}  # filters without the page position
     order = {k: v for k, v in base.items() if k == "order"}
     lang = page_language(request)
-    view = "reported" if query.reason == "reported" else "held"
+    view = "reported" if query.reason == "reported" else "spam" if query.statuses == (Status.SPAM,) else "held"
     context = {
         "session": session,
         "csrf": session_csrf(request),
@@ -185,6 +185,7 @@ async def queue_page(request: web.Request) -> web.Response:
         "links": {
             "held": listing_url(order),
             "reported": listing_url(order, reason="reported"),
+            "spam": listing_url(order, status=Status.SPAM.value),
             "reasons": {kind: listing_url(order, reason=kind) for kind in ("spam", "toxic", "policy", "other")},
             "all_reasons": listing_url(order),
             "oldest": listing_url({k: v for k, v in base.items() if k != "order"}),
@@ -283,6 +284,17 @@ async def clusters_page(request: web.Request) -> web.Response:
     context = {"session": session, "csrf": session_csrf(request), "clusters": views,
                "counts": await store.queue_counts(site), "notices": _notices(request)}
     return render("moderate_clusters.html", request, context)
+
+
+@routes.get("/shadow")
+async def shadow_page(request: web.Request) -> web.Response:
+    """Shadow mode's report: what the rules would have held, beside what moderators and readers did."""
+    session = await require_session(request)
+    site = session.api_key.site_id
+    context = {"session": session, "csrf": session_csrf(request),
+               "report": await request.config_dict[MODERATION].shadow_report(site),
+               "counts": await request.config_dict[STORE].queue_counts(site)}
+    return render("moderate_shadow.html", request, context)
 
 
 @routes.post("/clusters/decide")

@@ -82,6 +82,7 @@ class ReasonView:
     message: str
     score: float | None
     threshold: float | None
+    reject: bool = False  # this reason sent the comment straight to spam
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,8 @@ def item_view(item: QueueItem, lang: str) -> ItemView:
         created=local_time(comment.created_at),
         content_html=highlight(comment.content, terms),
         reasons=[
-            ReasonView(r.code, labels.get(r.code, r.code), r.message, r.score, r.threshold) for r in comment.reasons
+            ReasonView(r.code, labels.get(r.code, r.code), r.message, r.score, r.threshold, r.reject)
+            for r in comment.reasons
         ],
         terms=terms,
         scores=sorted(comment.scores.items(), key=lambda kv: -kv[1]),
