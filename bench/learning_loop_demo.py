@@ -122,8 +122,13 @@ def main() -> int:
     shutil.copytree(ROOT / "models", models, ignore=shutil.ignore_patterns("README.md"))
     env = {**os.environ, "MODERATION_DATA_DIR": str(work / "data"), "MODERATION_MODELS_DIR": str(models),
            "MODERATION_LOG_JSON": "true"}
+    # One key sends the whole load: its token bucket (50/s by default) would throttle the benchmark.
+    (Path(work) / "policy.toml").write_text("[default]\nkey_requests_per_second = 0\n", encoding="utf-8")
+    env["MODERATION_POLICY_FILE"] = str(Path(work) / "policy.toml")
     keys = {role: cli(sys.executable, "-m", "moderation", "keys", "create", "--role", role, "--site", "demo",
                       env=env).strip().splitlines()[-1] for role in ("site", "moderator", "admin")}
+    keys["operator"] = cli(sys.executable, "-m", "moderation", "keys", "create", "--role", "operator",
+                           env=env).strip().splitlines()[-1]
     port = free_port()
     log = open(work / "service.log", "w")
     server = subprocess.Popen([sys.executable, "-m", "moderation", "serve", "--port", str(port)], env=env,
@@ -161,7 +166,7 @@ def main() -> int:
         retrain_seconds = round(time.time() - started, 1)
         print(retrain_out)
         promoted = cli(sys.executable, "-m", "moderation", "models", "promote", "latest", env=env)
-        status, reload = svc.call("POST", "/v1/admin/models/reload", keys["admin"])
+        status, reload = svc.call("POST", "/v1/admin/models/reload", keys["operator"])
 
         rng2 = random.Random(99)
         fresh: list[tuple[str, bool]] = []

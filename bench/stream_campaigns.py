@@ -123,6 +123,9 @@ def replay(stream: list[dict[str, Any]], *, models_dir: Path, memory: bool, reje
     work = Path(tempfile.mkdtemp(prefix="stream-bench-"))
     env = {**os.environ, "MODERATION_DATA_DIR": str(work / "data"), "MODERATION_MODELS_DIR": str(models_dir),
            "MODERATION_LOG_JSON": "true"}
+    # One key sends the whole load: its token bucket (50/s by default) would throttle the benchmark.
+    (Path(work) / "policy.toml").write_text("[default]\nkey_requests_per_second = 0\n", encoding="utf-8")
+    env["MODERATION_POLICY_FILE"] = str(Path(work) / "policy.toml")
     if not memory:
         env["MODERATION_CAMPAIGN_MIN_REJECTIONS"] = str(10**9)  # nothing ever holds: the memory is off
     keys = {role: cli(sys.executable, "-m", "moderation", "keys", "create", "--role", role, "--site", "stream",

@@ -384,6 +384,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         data = tmp / "data"
         env = {**os.environ, "MODERATION_LOG_JSON": "true", "MODERATION_DATA_DIR": str(data),
                "MODERATION_MODELS_DIR": str(args.models_dir)}
+        # One key sends the whole load: its token bucket (50/s by default) would throttle the benchmark.
+        (Path(tmp) / "policy.toml").write_text("[default]\nkey_requests_per_second = 0\n", encoding="utf-8")
+        env["MODERATION_POLICY_FILE"] = str(Path(tmp) / "policy.toml")
         created = subprocess.run([*moderation_cmd(), "keys", "create", "--role", "site", "--site", "bench"],
                                  env=env, capture_output=True, text=True, check=True)
         key = created.stdout.strip().splitlines()[-1]

@@ -1,11 +1,13 @@
 """The ``moderation`` command: serve, manage keys, try the classifiers.
 
     moderation serve [--host H] [--port P] [--workers N] [--data-dir DIR] [--models-dir DIR] [--policy FILE]
-    moderation keys create --role {site,moderator,admin} --site SITE [--akismet] [--data-dir DIR]
+    moderation keys create --role {site,moderator,admin} --site SITE [--akismet] | --role operator [--data-dir DIR]
     moderation check "some text"
     moderation models list | promote VERSION|latest | rollback   [--models-dir DIR] [--database-url URL]
     moderation migrate-store --from URL --to URL [--batch N] [--allow-non-empty]
     moderation sites set-webhook --site SITE (--url URL | --remove) [--events LIST] [--data-dir DIR]
+    moderation authors erase --site SITE --email EMAIL [--data-dir DIR]
+    moderation purge [--apply] [--data-dir DIR] [--policy FILE]
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     create = key_commands.add_parser("create", help="create an API key and print it once")
     _add_common(create)
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
-    create.add_argument("--site", required=True, help="the site this key belongs to")
+    create.add_argument("--site", help="the site this key belongs to (every role but operator)")
     create.add_argument("--akismet", action="store_true",
                         help="site keys: also print a 12-hex Akismet alias of the key (for the Akismet plugin)")
 
@@ -81,6 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "promote":
             sub.add_argument("version", help="a version, or 'latest' for the newest candidate that passed its gate")
 
+    authors = commands.add_parser("authors", help="personal data of one author")
+    author_commands = authors.add_subparsers(dest="author_command", required=True)
+    erase = author_commands.add_parser("erase", help="anonymise every comment of one e-mail on one site")
+    _add_common(erase)
+    erase.add_argument("--site", required=True, help="the site whose comments to anonymise")
+    erase.add_argument("--email", required=True, help="the author's e-mail address")
+
+    purge = commands.add_parser("purge", help="apply every site's retention (a dry run unless --apply)")
+    _add_common(purge)
+    purge.add_argument("--apply", action="store_true", help="remove what is past retention (default: only print it)")
     copy = commands.add_parser("migrate-store", help="copy every table between SQLite and PostgreSQL, verified")
     copy.add_argument("--from", dest="source", required=True, help="sqlite:///path or postgresql://...")
     copy.add_argument("--to", dest="target", required=True, help="sqlite:///path or postgresql://...")
@@ -170,8 +182,12 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     role = Role(args.role)
-    site = args.site.strip()
-    if not site or len(site) > 100:
+    site = (args.site or "").strip()
+    if role is Role.OPERATOR:
+        if site:  # an operator key belongs to no site; accepting one would suggest otherwise
+            print("error: an operator key belongs to no site; leave out --site", file=sys.stderr)
+            return 2
+    elif not site or len(site) > 100:
         print("error: --site must be 1-100 characters", file=sys.stderr)
         return 2
 
@@ -194,7 +210,8 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
                 await store.create_akismet_alias(api_key_id=record.id, alias_hash=hash_key(alias), now=now)
         finally:
             await store.close()
-        print(f"Created {role.value} key #{record.id} for site {site!r}. It is shown only once; store it now:")
+        owner = "the operator" if role is Role.OPERATOR else f"site {site!r}"
+        print(f"Created {role.value} key #{record.id} for {owner}. It is shown only once; store it now:")
         if alias is not None:
             # The last line stays the key; the alias works only as an Akismet API key (/1.1/, /1.2/).
             print(f"Akismet API key (alias of this key, for the Akismet plugin only): {alias}")
@@ -337,13 +354,15 @@ def cmd_migrate_store(args: argparse.Namespace) -> int:
 def cmd_sites_set_webhook(args: argparse.Namespace) -> int:
     from .errors import ValidationFailed
     from .store import open_store
-    from .webhooks import new_secret, validate_webhook_url
+    from .webhook_targets import check_url
+    from .webhooks import new_secret
 
     settings = _settings(args)
     try:
-        url = None if args.remove else validate_webhook_url(args.url)
+        url = None if args.remove else asyncio.run(check_url(args.url, settings.webhook_targets))
     except ValidationFailed as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        reasons = "; ".join(p["message"] for p in exc.public.get("fields", {}).get("url", []))
+        print(f"error: {exc.message} {reasons}".rstrip(), file=sys.stderr)
         return 2
     secret = None if args.remove else new_secret()
     event_types = None
@@ -371,6 +390,51 @@ def cmd_sites_set_webhook(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_authors_erase(args: argparse.Namespace) -> int:
+    from .errors import ValidationFailed
+    from .privacy import erase
+    from .store import open_store
+
+    settings = _settings(args)
+
+    async def run() -> dict[str, int]:
+        store = open_store(settings.effective_database_url)
+        try:
+            await store.migrate()
+            return await erase(store, args.site, args.email, actor="cli", now=datetime.now(UTC))
+        finally:
+            await store.close()
+
+    try:
+        counts = asyncio.run(run())
+    except ValidationFailed as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    print(json.dumps({"site_id": args.site, "erased": counts}, indent=2))
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    from .privacy import purge
+    from .store import open_store
+
+    settings = _settings(args)
+
+    async def run() -> dict[str, dict[str, int]]:
+        store = open_store(settings.effective_database_url)
+        try:
+            await store.migrate()
+            return await purge(store, settings.policy, datetime.now(UTC), apply=args.apply, actor="cli")
+        finally:
+            await store.close()
+
+    report = asyncio.run(run())
+    print(json.dumps({"applied": args.apply, "sites": report}, indent=2))
+    if not args.apply:
+        print("Dry run: nothing was removed. Run again with --apply to remove it.", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
@@ -388,6 +452,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_migrate_store(args)
         if args.command == "sites":
             return cmd_sites_set_webhook(args)
+        if args.command == "authors":
+            return cmd_authors_erase(args)
+        if args.command == "purge":
+            return cmd_purge(args)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -14,6 +14,8 @@ import structlog
 from aiohttp import web
 
 from .appkeys import (
+    ABUSE_LIMITS,
+    AUTHOR_HASHER,
     CAMPAIGNS,
     CLOCK,
     EXECUTOR,
@@ -28,12 +30,15 @@ from .appkeys import (
     WEBHOOK_CONFIG,
     WEBHOOKS,
 )
+from .author_hashes import AuthorHasher
 from .campaigns import CampaignMemory
 from .fleet import ModelFleet
 from .metrics import Metrics
 from .middlewares import error_middleware, request_context
 from .pipeline.scoring import Scorer
 from .pipeline.site_model import SiteLearner, SiteModelConfig
+from .privacy import retention_ctx
+from .ratelimit import AbuseLimits
 from .services import Moderation
 from .settings import Settings
 from .store import Store, open_store
@@ -46,11 +51,13 @@ from .web import (
     health,
     moderate,
     openapi,
+    privacy,
     queue,
     site_status,
 )
 from .web.body import close_if_body_unread
 from .web.compat import akismet, akismet_account, perspective
+from .webhook_targets import GuardedResolver
 from .webhooks import DeliveryConfig, WebhookDispatcher
 
 log = structlog.get_logger(__name__)
@@ -69,6 +76,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[METRICS] = Metrics()
+    app[ABUSE_LIMITS] = AbuseLimits.create(clock)
     app.on_response_prepare.append(close_if_body_unread)
     app.cleanup_ctx.append(_executor_ctx)
     app.cleanup_ctx.append(_store_ctx)
@@ -83,6 +91,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     app[WEBHOOK_CONFIG] = DeliveryConfig(timeout=settings.webhook_timeout_seconds)
     app.cleanup_ctx.append(_webhooks_ctx)
     app.cleanup_ctx.append(_services_ctx)
+    app.cleanup_ctx.append(retention_ctx)
     app.cleanup_ctx.append(openapi.openapi_ctx)
     app.add_routes(health.routes)
     app.add_routes(openapi.routes)
@@ -91,6 +100,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     app.add_routes(queue.routes)
     app.add_routes(site_status.routes)  # decisions made in the site's own admin (wp-admin)
     app.add_routes(campaigns.routes)
+    app.add_routes(privacy.routes)
     # The moderator page: a sub-app with its own templates, static files, headers and HTML errors.
     app.add_subapp(moderate.PREFIX, moderate.create_page_app())
     # Drop-in compatibility: Perspective's comments:analyze and Akismet's comment-check (docs/compat.md).
@@ -116,6 +126,10 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     guarded = GuardedStore(backend, settings.database,
                            on_unavailable=lambda operation: app[METRICS].store_unavailable.labels(operation).inc())
     store = cast(Store, guarded)
+    hasher = AuthorHasher.from_settings(settings)
+    # Comments stored before the hashes existed get theirs now, so matching covers them too.
+    await store.backfill_author_hashes(hasher.email, hasher.ip)
+    app[AUTHOR_HASHER] = hasher
     app[STORE] = store
     yield
     await store.close()
@@ -154,8 +168,11 @@ async def _site_learner_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
     """Start the dispatcher with its HTTP client session; on shutdown cancel it, then close the session."""
     config = app[WEBHOOK_CONFIG]
-    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=config.timeout))
-    dispatcher = WebhookDispatcher(app[STORE], session, app[CLOCK], config)
+    targets = app[SETTINGS].webhook_targets
+    # No DNS cache: every delivery resolves and checks the name again (no rebinding after registration).
+    connector = aiohttp.TCPConnector(resolver=GuardedResolver(targets), use_dns_cache=False)
+    session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=config.timeout))
+    dispatcher = WebhookDispatcher(app[STORE], session, app[CLOCK], config, targets)
     app[WEBHOOKS] = dispatcher
     task = asyncio.create_task(dispatcher.run(), name="webhook-dispatcher")
     try:
@@ -177,6 +194,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
         campaigns=app[CAMPAIGNS],
         site_learner=app[SITE_LEARNER],
         wake_webhooks=app[WEBHOOKS].wake,
+        author_hasher=app[AUTHOR_HASHER],
     )
     yield
 

@@ -8,11 +8,13 @@ from datetime import datetime
 
 from aiohttp import web
 
+from .author_hashes import AuthorHasher
 from .campaigns import CampaignMemory
 from .fleet import ModelFleet
 from .metrics import Metrics
 from .pipeline.scoring import Scorer
 from .pipeline.site_model import SiteLearner, SiteModelConfig
+from .ratelimit import AbuseLimits
 from .services import Moderation
 from .settings import Settings
 from .store import Store
@@ -42,5 +44,9 @@ SITE_LEARNER = web.AppKey("site_learner", SiteLearner)
 # The service layer (moderation.services) every handler calls; built once the resources above exist.
 MODERATION = web.AppKey("moderation", Moderation)
 
+# Abuse limits kept in memory: token buckets per key and per author, sign-in backoff (ratelimit.py).
+ABUSE_LIMITS = web.AppKey("abuse_limits", AbuseLimits)
+# Keyed hashes of authors' e-mails and IPs for matching (author_hashes.py), set up beside the store.
+AUTHOR_HASHER = web.AppKey("author_hasher", AuthorHasher)
 # One model everywhere: the promoted version in the database, followed by every replica.
 FLEET = web.AppKey("fleet", ModelFleet)

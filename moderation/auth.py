@@ -9,11 +9,12 @@ import secrets
 
 from aiohttp import web
 
-from .appkeys import STORE
+from .appkeys import ABUSE_LIMITS, SETTINGS, STORE
 from .domain import ApiKey, Role
-from .errors import Forbidden, Unauthorized
+from .errors import Forbidden, TooManyRequests, Unauthorized
+from .ratelimit import retry_after_seconds
 
-KEY_PREFIXES = {Role.SITE: "mod_site_", Role.MODERATOR: "mod_mod_", Role.ADMIN: "mod_adm_"}
+KEY_PREFIXES = {Role.SITE: "mod_site_", Role.MODERATOR: "mod_mod_", Role.ADMIN: "mod_adm_", Role.OPERATOR: "mod_op_"}
 API_KEY = web.RequestKey("api_key", ApiKey)
 # The one key shape the Akismet WordPress plugin's settings page keeps (it strips every other character).
 AKISMET_ALIAS = re.compile(r"[0-9a-f]{12}")
@@ -57,6 +58,11 @@ async def authenticate(request: web.Request, token: str | None, *roles: Role) ->
         raise Unauthorized("The API key is missing, unknown or revoked.")
     if key.role not in roles:
         raise Forbidden(f"This endpoint needs a {' or '.join(r.value for r in roles)} key.")
+    policy = request.config_dict[SETTINGS].policy.for_site(key.site_id)
+    wait = request.config_dict[ABUSE_LIMITS].buckets.take(f"key:{key.role}:{key.id}", policy.key_requests_per_second, policy.key_burst)
+    if wait is not None:
+        raise TooManyRequests("This API key is making too many requests. Slow down.", code="rate_limited",
+                              retry_after=retry_after_seconds(wait), limit="key")
     request[API_KEY] = key
     return key
 

@@ -26,6 +26,8 @@ class Role(enum.StrEnum):
     SITE = "site"
     MODERATOR = "moderator"
     ADMIN = "admin"
+    # Not a site's key: reloads the model every site shares (operator_keys; site_id is "").
+    OPERATOR = "operator"
 
 
 @dataclass(frozen=True)

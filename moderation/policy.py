@@ -41,6 +41,17 @@ class Policy:
     classifier_timeout_seconds: float = 2.0
     # Hold every comment regardless of scores (WordPress "Comment must be manually approved").
     hold_all: bool = False
+    # Abuse limits (token buckets, 429 + Retry-After; 0 turns one off). Every request of one API key:
+    key_requests_per_second: float = 50.0
+    key_burst: float = 500.0
+    # Comments of one author (the same e-mail, or the same IP), across articles:
+    author_comments_per_hour: float = 60.0
+    author_burst: float = 20.0
+    # Retention (moderation purge and the periodic task; 0 keeps forever). IP and user agent are
+    # removed this many days after the comment arrived...
+    retain_addresses_days: float = 30.0
+    # ...and rejected or taken-down comments are removed entirely this many days after that decision.
+    retain_rejected_days: float = 30.0
     # Reject outright (status ``spam``: never shown, not in the held queue) instead of holding when a
     # reject rule fires. Only spam signals may reject; a toxic comment always waits for a person.
     reject: bool = True

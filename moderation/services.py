@@ -24,6 +24,7 @@ from typing import Any
 import structlog
 
 from . import i18n, views
+from .author_hashes import AuthorHasher
 from .campaigns import CampaignMemory, Observation
 from .domain import ApiKey, Comment, Decision, Status, Submission, Verdict
 from .errors import ModerationError, NotFound, ValidationFailed
@@ -163,6 +164,7 @@ class Moderation:
         campaigns: CampaignMemory,
         site_learner: SiteLearner,
         wake_webhooks: Callable[[], None],
+        author_hasher: AuthorHasher,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -172,6 +174,7 @@ class Moderation:
         self.campaigns = campaigns
         self.site_learner = site_learner
         self.wake_webhooks = wake_webhooks  # the dispatcher delivers new events now, not at its next poll
+        self.author_hasher = author_hasher  # keyed hashes the duplicate and flood checks match on
 
     def policy(self, site_id: str) -> Policy:
         return self.settings.policy.for_site(site_id)
@@ -220,6 +223,8 @@ class Moderation:
             signals=submission_signals(submission, now),
             cluster_id=campaign.cluster_id,
             minhash=campaign.minhash_bytes,
+            email_hash=self.author_hasher.email(submission.author_email),
+            ip_hash=self.author_hasher.ip(submission.author_ip),
         )
         comment, body, replayed = await self.store.insert_comment(
             new,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from .policy import PolicyBook, load_policy
+from .webhook_targets import TargetPolicy, parse_networks
 
 # The repository's models/ directory, next to the package (also baked into the Docker image).
 T = TypeVar("T")
@@ -90,10 +91,16 @@ class Settings:
     inference_threads: int = 1
     log_json: bool | None = None  # None: JSON unless stderr is a terminal
     webhook_timeout_seconds: float = 10.0
+    # Where webhooks may go: https only and no inside address unless allowed here (webhook_targets.py).
+    webhook_targets: TargetPolicy = field(default_factory=TargetPolicy)
     session_max_age_seconds: int = 8 * 3600
     # Set when the service sits behind TLS, so session cookies get the Secure flag.
     secure_cookies: bool = False
     campaigns: CampaignSettings = field(default_factory=CampaignSettings)
+    # The key of the author hashes used for matching (author_hashes.py); None: <data dir>/hash-secret.
+    hash_secret: Secret | None = None
+    # How often the service applies each site's retention (moderation/privacy.py); 0: never (cron the CLI).
+    purge_interval_seconds: float = 3600.0
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     fleet: FleetSettings = field(default_factory=FleetSettings)
 
@@ -142,11 +149,42 @@ class Settings:
             if not 0 < timeout < 3600:  # also refuses nan and inf
                 raise SettingsError("MODERATION_BODY_TIMEOUT_SECONDS must be between 0 and 3600 seconds")
             values["body_timeout_seconds"] = timeout
+        secret, secret_file = get("MODERATION_HASH_SECRET"), get("MODERATION_HASH_SECRET_FILE")
+        if secret is not None and secret_file is not None:
+            raise SettingsError("set MODERATION_HASH_SECRET or MODERATION_HASH_SECRET_FILE, not both")
+        if secret_file is not None:
+            try:
+                secret = Path(secret_file).read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise SettingsError(f"MODERATION_HASH_SECRET_FILE: cannot read {secret_file}: {exc}") from None
+        if secret is not None:
+            if len(secret.encode("utf-8")) < 16:
+                raise SettingsError("the hash secret (MODERATION_HASH_SECRET[_FILE]) must be at least 16 bytes")
+            values["hash_secret"] = Secret(secret)
+        if (v := get("MODERATION_PURGE_INTERVAL_SECONDS")) is not None:
+            try:
+                interval = float(v)
+            except ValueError:
+                raise SettingsError(f"MODERATION_PURGE_INTERVAL_SECONDS must be a number, got {v!r}") from None
+            if not 0 <= interval < 10**7:
+                raise SettingsError("MODERATION_PURGE_INTERVAL_SECONDS must be between 0 (off) and 10000000")
+            values["purge_interval_seconds"] = interval
         for name, key in (("MODERATION_LOG_JSON", "log_json"), ("MODERATION_SECURE_COOKIES", "secure_cookies")):
             if (v := get(name)) is not None:
                 if v.lower() not in ("1", "0", "true", "false", "yes", "no"):
                     raise SettingsError(f"{name} must be true or false, got {v!r}")
                 values[key] = v.lower() in ("1", "true", "yes")
+        allow_http = get("MODERATION_WEBHOOK_ALLOW_HTTP")
+        allow_networks = get("MODERATION_WEBHOOK_ALLOW_NETWORKS")
+        if allow_http is not None or allow_networks is not None:
+            if allow_http is not None and allow_http.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                raise SettingsError(f"MODERATION_WEBHOOK_ALLOW_HTTP must be true or false, got {allow_http!r}")
+            try:
+                networks = parse_networks(allow_networks or "")
+            except ValueError as exc:
+                raise SettingsError(f"MODERATION_WEBHOOK_ALLOW_NETWORKS: {exc}") from None
+            values["webhook_targets"] = TargetPolicy(
+                allow_http=(allow_http or "").lower() in ("1", "true", "yes"), allowed_networks=networks)
         campaign: dict[str, object] = {}
         for name, key, cast in (
             ("MODERATION_CAMPAIGN_MIN_REJECTIONS", "min_rejections", int),

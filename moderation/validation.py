@@ -154,6 +154,14 @@ def parse_id(value: Any) -> int | None:
     return value
 
 
+def normalise_email(value: str) -> str:
+    """The e-mail as stored: email-validator's normal form, lower-cased. Raises ``EmailNotValidError``."""
+    # No DNS look-ups on the request path: deliverability is not checked. Lower-cased so the duplicate
+    # and flood checks (and author history) match Budi@… and budi@… alike on every backend; no mail
+    # provider we serve treats them apart.
+    return validate_email(value, check_deliverability=False).normalized.lower()
+
+
 def normalise_ip(value: str) -> str:
     """The canonical text of an IP address; an IPv4-mapped IPv6 address (``::ffff:1.2.3.4``) is the IPv4 one.
 
@@ -245,11 +253,7 @@ def validate_submission(raw: Mapping[str, Any], lang: str = "en") -> Submission:
     author_email = _text(raw, "author_email", errors, required=True, max_chars=MAX_EMAIL_CHARS)
     if author_email is not None:
         try:
-            # No DNS look-ups on the request path: deliverability is not checked.
-            author_email = validate_email(author_email, check_deliverability=False).normalized
-            # Stored lower-cased so the duplicate and flood checks (and author history) match
-            # Budi@… and budi@… alike on every backend; no mail provider we serve treats them apart.
-            author_email = author_email.lower()
+            author_email = normalise_email(author_email)
         except EmailNotValidError:
             errors.add("author_email", "invalid", "invalid_email")
             author_email = None

@@ -23,21 +23,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import structlog
 
-from .errors import ValidationFailed
 from .store import OutboxItem, Store
-from .validation import text_problem
+from .webhook_targets import RefusedAddress, TargetPolicy, check_literal_at_delivery
 from .workflow import STATUS_CHANGED
 
 log = structlog.get_logger(__name__)
 
 SIGNATURE_HEADER = "X-Moderation-Signature"
-MAX_URL_LENGTH = 2000
 # The longest pause between dispatcher rounds while the store keeps failing (database outage).
 MAX_ROUND_BACKOFF = 30.0
 
@@ -83,21 +79,6 @@ def backoff_delay(attempts: int, config: DeliveryConfig, rng: random.Random) -> 
     return delay / 2 + rng.uniform(0, delay / 2)
 
 
-def validate_webhook_url(url: Any) -> str:
-    if not isinstance(url, str) or not url.strip():
-        raise ValidationFailed("A webhook URL is required.", code="invalid_webhook",
-                               fields={"url": [{"code": "required", "message": "Give an http(s) URL."}]})
-    url = url.strip()
-    if text_problem(url):  # a lone surrogate or a control character cannot be part of a URL we call
-        raise ValidationFailed("The webhook URL is not valid.", code="invalid_webhook",
-                               fields={"url": [{"code": "invalid_characters", "message": "Give an http(s) URL."}]})
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > MAX_URL_LENGTH:
-        raise ValidationFailed("The webhook URL is not valid.", code="invalid_webhook",
-                               fields={"url": [{"code": "invalid", "message": "Give an http(s) URL."}]})
-    return url
-
-
 def event_type(payload: str) -> str:
     """The event a stored payload announces (the outbox holds only bodies this service wrote)."""
     try:
@@ -111,8 +92,9 @@ class WebhookDispatcher:
     """Delivers due outbox events until stopped; ``wake()`` makes it look at once after a decision."""
 
     def __init__(self, store: Store, session: aiohttp.ClientSession, clock: Callable[[], datetime],
-                 config: DeliveryConfig) -> None:
+                 config: DeliveryConfig, targets: TargetPolicy) -> None:
         self.store = store
+        self.targets = targets
         self.session = session
         self.clock = clock
         self.config = config
@@ -167,6 +149,8 @@ class WebhookDispatcher:
         status: int | None = None
         error: str | None = None
         try:
+            # The session's GuardedResolver checks names; a literal address never reaches a resolver.
+            check_literal_at_delivery(item.target.url, self.targets)
             async with self.session.post(
                 item.target.url, data=item.payload.encode("utf-8"), headers=headers, allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=self.config.timeout),
@@ -175,6 +159,12 @@ class WebhookDispatcher:
                 if not 200 <= status < 300:
                     # Status only: a receiver's body is not ours to keep (and would make the log an SSRF read-out).
                     error = f"HTTP {status}"
+        except RefusedAddress as exc:
+            error = f"refused: {exc}"[:300]
+        except aiohttp.ClientConnectorError as exc:
+            # aiohttp wraps the resolver's refusal; say what it was, not "cannot connect".
+            refused = exc.os_error if isinstance(exc.os_error, RefusedAddress) else None
+            error = f"refused: {refused}"[:300] if refused else f"{type(exc).__name__}: {exc}"[:300]
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"[:300] if str(exc) else type(exc).__name__
         duration_ms = (time.perf_counter() - started) * 1000

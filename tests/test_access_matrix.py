@@ -1,7 +1,7 @@
 """Who may call what: every route of the app x every kind of caller, with the expected answer in one table.
 
-Callers: no key, a malformed key, an unknown key, a revoked key, and the site / moderator / admin keys of
-site A and of site B. The rule the table states:
+Callers: no key, a malformed key, an unknown key, a revoked key, the site / moderator / admin keys of
+site A and of site B, and an operator key. The rule the table states:
 
 - health, metrics, discovery, static files and the sign-in form are public (a key changes nothing);
 - a missing, malformed, unknown or revoked key is 401 (the drop-in APIs answer in their own protocol:
@@ -9,7 +9,12 @@ site A and of site B. The rule the table states:
 - a resource of site A (a comment) is 404 to every key of site B, never 403 or 200; site-wide listings
   (queue, counts, audit, stats, webhook) answer site B with site B's own data, never site A's;
 - the /moderate page authenticates by session cookie only (signed in with a moderator or admin key), a
-  bearer header does not sign anyone in.
+  bearer header does not sign anyone in;
+- the operator key belongs to no site: it lists and reloads the shared model and nothing else; no site's
+  admin may reload the model;
+- ``CASES`` adds rows for SSRF (a webhook URL into the operator's network is 422 for the admins, stored for
+  no one) and rate limits (an empty key bucket is 429 only for a key that may call the route; a throttled
+  sign-in is 429 for every caller, the key is not looked at).
 
 ``test_every_route_has_a_row`` fails when a route is added without a row here.
 """
@@ -27,8 +32,8 @@ from typing import Any
 import pytest
 
 from moderation.app import create_app
-from moderation.appkeys import SCORER
-from moderation.auth import new_key
+from moderation.appkeys import ABUSE_LIMITS, SCORER, STORE
+from moderation.auth import hash_key, new_key
 from moderation.domain import Role
 from moderation.policy import Policy, PolicyBook
 from moderation.settings import Settings
@@ -40,7 +45,8 @@ SITE_A, SITE_B = "site-a", "site-b"
 MARK = "rahasia-situs-a"  # in site A's comment text: must never reach a caller of site B
 NONE, BAD, UNKNOWN, REVOKED = "none", "malformed", "unknown", "revoked"
 SA, MA, AA, SB, MB, AB = "site A", "moderator A", "admin A", "site B", "moderator B", "admin B"
-CALLERS = (NONE, BAD, UNKNOWN, REVOKED, SA, MA, AA, SB, MB, AB)
+OP = "operator"  # the operator's key: belongs to no site, reloads the shared model
+CALLERS = (NONE, BAD, UNKNOWN, REVOKED, SA, MA, AA, SB, MB, AB, OP)
 SITE_B_CALLERS = (SB, MB, AB)
 
 
@@ -59,25 +65,28 @@ def public(status: Cell = 200) -> dict[str, Cell]:
     return cells(*[status] * len(CALLERS))
 
 
-#                        none bad  unkn revk  site modA admA  siteB modB admB
-SITE_ONLY_CREATE = cells(401, 401, 401, 401, 201, 403, 403, 201, 403, 403)
-ANY_ROLE_OWN_SITE = cells(401, 401, 401, 401, 200, 200, 200, 404, 404, 404)
-ADMIN_ANY_SITE = cells(401, 401, 401, 401, 403, 403, 200, 403, 403, 200)
-# Rollback with nothing promoted before: an admin gets past the key check to 409 nothing_to_roll_back.
-ADMIN_ROLLBACK = cells(401, 401, 401, 401, 403, 403, 409, 403, 403, 409)
-MODERATORS_ANY_SITE = cells(401, 401, 401, 401, 403, 200, 200, 403, 200, 200)
-MODERATORS_OWN_SITE = cells(401, 401, 401, 401, 403, 200, 200, 403, 404, 404)
-SITE_OWN_RESOURCE = cells(401, 401, 401, 401, 201, 403, 403, 404, 403, 403)
-SITE_OWN_DECISION = cells(401, 401, 401, 401, 200, 403, 403, 404, 403, 403)
-SITE_OWN_EDIT = cells(401, 401, 401, 401, 200, 403, 403, 404, 403, 403)
-PERSPECTIVE = cells(403, 400, 400, 400, 200, 403, 403, 200, 403, 403)
+#                        none bad  unkn revk  site modA admA  siteB modB admB  oper
+SITE_ONLY_CREATE = cells(401, 401, 401, 401, 201, 403, 403, 201, 403, 403, 403)
+ANY_ROLE_OWN_SITE = cells(401, 401, 401, 401, 200, 200, 200, 404, 404, 404, 403)
+ADMIN_ANY_SITE = cells(401, 401, 401, 401, 403, 403, 200, 403, 403, 200, 403)
+ADMIN_OR_OPERATOR = cells(401, 401, 401, 401, 403, 403, 200, 403, 403, 200, 200)
+OPERATOR_ONLY = cells(401, 401, 401, 401, 403, 403, 403, 403, 403, 403, 200)
+MODERATORS_ANY_SITE = cells(401, 401, 401, 401, 403, 200, 200, 403, 200, 200, 403)
+MODERATORS_OWN_SITE = cells(401, 401, 401, 401, 403, 200, 200, 403, 404, 404, 403)
+SITE_OWN_RESOURCE = cells(401, 401, 401, 401, 201, 403, 403, 404, 403, 403, 403)
+SITE_OWN_DECISION = cells(401, 401, 401, 401, 200, 403, 403, 404, 403, 403, 403)
+PERSPECTIVE = cells(403, 400, 400, 400, 200, 403, 403, 200, 403, 403, 403)
+# Rollback with nothing promoted before: an operator gets past the key check to 409 nothing_to_roll_back.
+OPERATOR_ROLLBACK = cells(401, 401, 401, 401, 403, 403, 403, 403, 403, 403, 409)
+SITE_OWN_EDIT = cells(401, 401, 401, 401, 200, 403, 403, 404, 403, 403, 403)
 INVALID = (200, "invalid")
 SIGNED_IN = (200, 'action="/moderate/sign-out"')
 TO_SIGN_IN = (303, "/moderate/sign-in")
 
 
 def akismet(ok: str) -> dict[str, Cell]:
-    return cells(INVALID, INVALID, INVALID, INVALID, (200, ok), INVALID, INVALID, (200, ok), INVALID, INVALID)
+    return cells(INVALID, INVALID, INVALID, INVALID, (200, ok), INVALID, INVALID, (200, ok), INVALID, INVALID,
+                 INVALID)
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,7 @@ class Row:
     expect: dict[str, Cell]
     request: Callable[[Ctx, str], Awaitable[dict[str, Any]]] | None = None  # path/json/data for one cell
     after: Callable[[Ctx, str, Any], Awaitable[None]] | None = None  # extra checks on the effect
+    case: str = ""  # CASES: what the row adds to the route's own row (SSRF, rate limits)
 
 
 @dataclass
@@ -197,7 +207,6 @@ async def signature_of_site_a(ctx: Ctx, caller: str) -> dict[str, Any]:
     """A fresh learned signature of site A (as a moderator's spam rejection would leave it)."""
     from datetime import timedelta
 
-    from moderation.appkeys import STORE
     from moderation.store import SignatureKey
 
     store, value = ctx.api.app[STORE], f"merek{secrets.token_hex(3)}88"
@@ -208,7 +217,6 @@ async def signature_of_site_a(ctx: Ctx, caller: str) -> dict[str, Any]:
 
 
 async def cluster_of_fresh_comment(ctx: Ctx, caller: str) -> dict[str, Any]:
-    from moderation.appkeys import STORE
 
     cid, _ = await ctx.held_comment()
     cluster, _ = await ctx.api.app[STORE].comment_campaign(SITE_A, cid)
@@ -222,6 +230,22 @@ async def page_cluster_decision(ctx: Ctx, caller: str) -> dict[str, Any]:
     return {"data": {"cluster": f"{cluster}:{req['comment']}", "button": "approve"}, "comment": req["comment"]}
 
 
+async def erase_site_a_author(ctx: Ctx, caller: str) -> dict[str, Any]:
+    """Erase the author of a fresh site A comment (each caller gets its own author)."""
+    cid, _ = await ctx.held_comment()
+    with sqlite3.connect(ctx.settings.effective_database_url.removeprefix("sqlite:///")) as conn:
+        email = conn.execute("SELECT author_email FROM comments WHERE id = ?", (cid,)).fetchone()[0]
+    return {"json": {"author_email": email}, "comment": cid}
+
+
+async def site_a_author_erased_only_by_admin_a(ctx: Ctx, caller: str, req: dict[str, Any]) -> None:
+    with sqlite3.connect(ctx.settings.effective_database_url.removeprefix("sqlite:///")) as conn:
+        email = conn.execute("SELECT author_email FROM comments WHERE id = ?", (req["comment"],)).fetchone()[0]
+    assert (email == "") == (caller == AA), (caller, email)
+    if caller == AB:  # site B's admin erased on site B, where that e-mail has nothing
+        assert req["body"]["erased"]["comments"] == 0
+
+
 ROWS: tuple[Row, ...] = (
     Row("GET", "/healthz", "public", public()),
     Row("GET", "/v1/openapi.json", "public", public()),
@@ -231,10 +255,10 @@ ROWS: tuple[Row, ...] = (
     Row("GET", "/v1/comments/{comment_id}", "bearer", ANY_ROLE_OWN_SITE, lambda c, _: comment_path(c)),
     Row("PATCH", "/v1/comments/{comment_id}", "bearer", SITE_OWN_EDIT, edit_of_fresh_comment),
     Row("GET", "/v1/shadow/report", "bearer", MODERATORS_ANY_SITE, after=sees_nothing_of_site_a),
-    Row("GET", "/v1/admin/models", "bearer", ADMIN_ANY_SITE),
-    Row("POST", "/v1/admin/models/reload", "bearer", ADMIN_ANY_SITE),
-    Row("POST", "/v1/admin/models/promote", "bearer", ADMIN_ANY_SITE, promote_serving_version),
-    Row("POST", "/v1/admin/models/rollback", "bearer", ADMIN_ROLLBACK),
+    Row("GET", "/v1/admin/models", "bearer", ADMIN_OR_OPERATOR),
+    Row("POST", "/v1/admin/models/reload", "bearer", OPERATOR_ONLY),
+    Row("POST", "/v1/admin/models/promote", "bearer", OPERATOR_ONLY, promote_serving_version),
+    Row("POST", "/v1/admin/models/rollback", "bearer", OPERATOR_ROLLBACK),
     Row("GET", "/v1/admin/stats", "bearer", ADMIN_ANY_SITE),
     Row("GET", "/v1/queue", "bearer", MODERATORS_ANY_SITE, after=shows_site_a_only_to_site_a),
     Row("GET", "/v1/queue/counts", "bearer", MODERATORS_ANY_SITE),
@@ -259,27 +283,28 @@ ROWS: tuple[Row, ...] = (
     Row("DELETE", "/v1/admin/webhook", "bearer", ADMIN_ANY_SITE),
     Row("GET", "/v1/admin/webhooks/deliveries", "bearer", ADMIN_ANY_SITE),
     Row("POST", "/v1/admin/webhooks/retry", "bearer", ADMIN_ANY_SITE),
-    #                                        none bad unknown revoked site modA admA siteB modB admB
-    Row("GET", "/moderate/sign-in", "session", cells(200, 200, 200, 200, 200, 303, 303, 200, 303, 303)),
-    Row("POST", "/moderate/sign-in", "sign-in", cells(401, 401, 401, 401, 401, 303, 303, 401, 303, 303)),
+    Row("DELETE", "/v1/authors", "bearer", ADMIN_ANY_SITE, erase_site_a_author, site_a_author_erased_only_by_admin_a),
+    #                                        none bad unknown revoked site modA admA siteB modB admB oper
+    Row("GET", "/moderate/sign-in", "session", cells(200, 200, 200, 200, 200, 303, 303, 200, 303, 303, 200)),
+    Row("POST", "/moderate/sign-in", "sign-in", cells(401, 401, 401, 401, 401, 303, 303, 401, 303, 303, 401)),
     Row("POST", "/moderate/sign-out", "session", public(303)),  # signed in or not, you land on the sign-in form
     Row("GET", "/moderate/language", "public", public(303), lambda c, _: _query("/moderate/language?to=id")),
     Row("GET", "/moderate", "session",
         cells(TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, SIGNED_IN, SIGNED_IN, TO_SIGN_IN,
-              SIGNED_IN, SIGNED_IN), after=shows_site_a_only_to_site_a),
+              SIGNED_IN, SIGNED_IN, TO_SIGN_IN), after=shows_site_a_only_to_site_a),
     Row("POST", "/moderate/decide", "session",
         cells(TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, (303, "done=1"), (303, "done=1"),
-              TO_SIGN_IN, (303, "failed=1"), (303, "failed=1")),
+              TO_SIGN_IN, (303, "failed=1"), (303, "failed=1"), TO_SIGN_IN),
         page_decision, approved_only_by_site_a_moderators),
     Row("GET", "/moderate/clusters", "session",
         cells(TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, SIGNED_IN, SIGNED_IN, TO_SIGN_IN,
-              SIGNED_IN, SIGNED_IN), after=sees_nothing_of_site_a),
+              SIGNED_IN, SIGNED_IN, TO_SIGN_IN), after=sees_nothing_of_site_a),
     Row("GET", "/moderate/shadow", "session",
         cells(TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, SIGNED_IN, SIGNED_IN, TO_SIGN_IN,
-              SIGNED_IN, SIGNED_IN), after=sees_nothing_of_site_a),
+              SIGNED_IN, SIGNED_IN, TO_SIGN_IN), after=sees_nothing_of_site_a),
     Row("POST", "/moderate/clusters/decide", "session",
         cells(TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, (303, "done="), (303, "done="),
-              TO_SIGN_IN, (303, "failed=1"), (303, "failed=1")),
+              TO_SIGN_IN, (303, "failed=1"), (303, "failed=1"), TO_SIGN_IN),
         page_cluster_decision, approved_only_by_site_a_moderators),
     Row("GET", "/moderate/static", "public", public(), lambda c, _: _query("/moderate/static/moderate.css")),
     Row("*", "/v1alpha1/comments:analyze", "query", PERSPECTIVE,
@@ -299,6 +324,66 @@ ROWS: tuple[Row, ...] = (
     Row("*", "/1.1/verify-wpcom-key", "form-key", public(INVALID), lambda c, _: _form({"user_id": "1"})),
     Row("*", "/1.2/usage-limit", "form", akismet('"throttled"'), lambda c, _: _form({})),
     Row("*", "/1.2/key-sites", "form", akismet('"sites"'), lambda c, _: _form({})),
+)
+
+
+# Cases beside the one row per route: the same callers against a refused webhook URL, an exhausted key
+# bucket and a throttled sign-in. The rule: 401 (no valid key) and 403 (wrong role) come first, whatever the case.
+INSIDE_URL = "https://169.254.169.254/latest/meta-data/"
+#                            none bad  unkn revk  site modA admA siteB modB admB oper
+ADMIN_REFUSED_URL = cells(401, 401, 401, 401, 403, 403, 422, 403, 403, 422, 403)
+MODERATORS_LIMITED = cells(401, 401, 401, 401, 403, 429, 429, 403, 429, 429, 403)
+SITE_LIMITED = cells(401, 401, 401, 401, 429, 403, 403, 429, 403, 403, 403)
+OPERATOR_LIMITED = cells(401, 401, 401, 401, 403, 403, 403, 403, 403, 403, 429)
+
+
+async def drain_bucket(ctx: Ctx, caller: str) -> None:
+    """Empty the caller's key bucket (as a flood of calls would) before its one call."""
+
+    key = ctx.keys[caller]
+    found = await ctx.api.app[STORE].find_api_key(hash_key(key)) if key and key.isascii() else None
+    if found is None:
+        return
+    policy = ctx.settings.policy.for_site(found.site_id)
+    buckets = ctx.api.app[ABUSE_LIMITS].buckets
+    while buckets.take(f"key:{found.role}:{found.id}", policy.key_requests_per_second, policy.key_burst) is None:
+        pass
+
+
+def drained(request: Callable[[Ctx, str], Awaitable[dict[str, Any]]] | None = None,
+            ) -> Callable[[Ctx, str], Awaitable[dict[str, Any]]]:
+    async def prepare(ctx: Ctx, caller: str) -> dict[str, Any]:
+        req = await request(ctx, caller) if request else {}
+        await drain_bucket(ctx, caller)
+        return req
+    return prepare
+
+
+async def throttled_sign_in(ctx: Ctx, caller: str) -> dict[str, Any]:
+    """Six failed sign-ins from this client just now: the next attempt waits, whoever's key it carries."""
+
+    for _ in range(6):
+        ctx.api.app[ABUSE_LIMITS].sign_in.failed("client:127.0.0.1")
+    return {}
+
+
+async def nothing_stored_for_the_webhook(ctx: Ctx, caller: str, req: dict[str, Any]) -> None:
+
+    for site in (SITE_A, SITE_B):
+        assert await ctx.api.app[STORE].get_webhook(site) is None, (caller, site)
+
+
+CASES: tuple[Row, ...] = (
+    Row("PUT", "/v1/admin/webhook", "bearer", ADMIN_REFUSED_URL, lambda c, _: _json({"url": INSIDE_URL}),
+        nothing_stored_for_the_webhook, case="SSRF: link-local metadata address"),
+    Row("PUT", "/v1/admin/webhook", "bearer", ADMIN_REFUSED_URL,
+        lambda c, _: _json({"url": "http://hooks.example.com/moderation"}), nothing_stored_for_the_webhook,
+        case="SSRF: plain http"),
+    Row("GET", "/v1/queue/counts", "bearer", MODERATORS_LIMITED, drained(), case="rate limit: key bucket empty"),
+    Row("POST", "/v1/comments", "bearer", SITE_LIMITED, drained(new_submission), case="rate limit: key bucket empty"),
+    Row("POST", "/v1/admin/models/reload", "bearer", OPERATOR_LIMITED, drained(), case="rate limit: operator key"),
+    Row("POST", "/moderate/sign-in", "sign-in", public(429), throttled_sign_in,
+        case="rate limit: sign-in throttled for this client"),
 )
 
 
@@ -402,7 +487,8 @@ async def ctx(make_api: MakeApi, settings: Settings, clock: FakeClock) -> Ctx:
         UNKNOWN: new_key(Role.SITE),
     }
     for name, role, site in ((SA, Role.SITE, SITE_A), (MA, Role.MODERATOR, SITE_A), (AA, Role.ADMIN, SITE_A),
-                             (SB, Role.SITE, SITE_B), (MB, Role.MODERATOR, SITE_B), (AB, Role.ADMIN, SITE_B)):
+                             (SB, Role.SITE, SITE_B), (MB, Role.MODERATOR, SITE_B), (AB, Role.ADMIN, SITE_B),
+                             (OP, Role.OPERATOR, "")):
         keys[name] = await api.key(role, site)
     keys[REVOKED] = await api.key(Role.MODERATOR, "revoked-" + SITE_A)
     revoked_session, _ = await sign_in(api, keys[REVOKED] or "")
@@ -415,7 +501,7 @@ async def ctx(make_api: MakeApi, settings: Settings, clock: FakeClock) -> Ctx:
     return context
 
 
-@pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r.method} {r.route}")
+@pytest.mark.parametrize("row", ROWS + CASES, ids=lambda r: f"{r.method} {r.route}" + (f" [{r.case}]" if r.case else ""))
 async def test_access(ctx: Ctx, row: Row) -> None:
     methods = ["POST"] if row.method == "*" else [row.method, "HEAD"] if row.method == "GET" else [row.method]
     wrong = []

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+import sqlite3
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
+from moderation.appkeys import SETTINGS
 from moderation.domain import Role
 from moderation.store.sqlite import SQLiteStore
 
@@ -60,3 +64,38 @@ async def test_api_answers_are_not_cacheable(api: Api) -> None:
     assert refused.status == 401 and refused.headers["Cache-Control"] == "no-store"
     spec = await api.client.get("/v1/openapi.json")
     assert spec.status == 200 and "no-store" not in spec.headers.get("Cache-Control", "")
+
+
+def _database_text(api: Api) -> str:
+    """Every value of every table, as text: what a stolen copy of the file would show."""
+
+
+    path = api.app[SETTINGS].effective_database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return "\n".join(repr(row) for t in tables for row in conn.execute(f'SELECT * FROM "{t}"'))
+
+
+async def test_session_ids_and_csrf_tokens_are_stored_only_as_hashes(api: Api) -> None:
+
+    key = await api.key(Role.MODERATOR)
+    form = await (await api.client.get("/moderate/sign-in")).text()
+    signin_csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    resp = await api.client.post("/moderate/sign-in", data={"csrf": signin_csrf, "key": key}, allow_redirects=False)
+    assert resp.status == 303
+    session_id = resp.cookies["mod_session"].value
+    page = await (await api.client.get("/moderate")).text()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    stored = _database_text(api)
+    for secret in (session_id, csrf, key):
+        assert secret not in stored
+    # What is there is the hash of each, so the check still works...
+    assert hashlib.sha256(session_id.encode()).hexdigest() in stored
+    assert hashlib.sha256(csrf.encode()).hexdigest() in stored
+    # ...and a form with the page's token passes while the stored hash itself, sent as a token, does not.
+    signout = await api.client.post("/moderate/sign-out", data={"csrf": hashlib.sha256(csrf.encode()).hexdigest()},
+                                    allow_redirects=False)
+    assert signout.status == 403
+    signout = await api.client.post("/moderate/sign-out", data={"csrf": csrf}, allow_redirects=False)
+    assert signout.status == 303
+    assert hashlib.sha256(session_id.encode()).hexdigest() not in _database_text(api)  # signed out: gone

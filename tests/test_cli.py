@@ -33,6 +33,19 @@ def test_keys_create_prints_the_key_once_and_stores_a_hash(tmp_path: Path) -> No
     assert key not in rows[0][0]  # only the hash is stored
 
 
+def test_operator_keys_belong_to_no_site(tmp_path: Path) -> None:
+    assert run("keys", "create", "--role", "operator", "--site", "x", "--data-dir", str(tmp_path)).returncode == 2
+    assert run("keys", "create", "--role", "admin", "--data-dir", str(tmp_path)).returncode == 2  # others need one
+    result = run("keys", "create", "--role", "operator", "--data-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    key = result.stdout.strip().splitlines()[-1]
+    assert key.startswith("mod_op_")
+    with sqlite3.connect(tmp_path / "moderation.sqlite3") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM api_keys").fetchone() == (0,)
+        [(stored,)] = conn.execute("SELECT key_hash FROM operator_keys").fetchall()
+    assert key not in stored and len(stored) == 64
+
+
 def test_keys_create_refuses_bad_role(tmp_path: Path) -> None:
     result = run("keys", "create", "--role", "root", "--site", "x", "--data-dir", str(tmp_path))
     assert result.returncode == 2

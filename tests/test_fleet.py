@@ -58,7 +58,7 @@ def auth(key: str) -> dict[str, str]:
 async def test_promote_records_who_and_when_and_switches(make_api: MakeApi, settings: Settings,
                                                          models_dir: Path) -> None:
     api = await make_api(fleet_settings(settings, models_dir))
-    admin = await api.key(Role.ADMIN)
+    admin = await api.key(Role.OPERATOR)  # the model is every site's: operators promote it
     assert api.app[SCORER].version == V1
 
     resp = await api.client.post("/v1/admin/models/promote", json={"version": V2}, headers=auth(admin))
@@ -89,9 +89,10 @@ async def test_promote_records_who_and_when_and_switches(make_api: MakeApi, sett
 
 async def test_promote_refuses_bad_requests_and_keys(make_api: MakeApi, settings: Settings, models_dir: Path) -> None:
     api = await make_api(fleet_settings(settings, models_dir))
-    admin, site = await api.key(Role.ADMIN), await api.key(Role.SITE)
-    resp = await api.client.post("/v1/admin/models/promote", json={"version": V2}, headers=auth(site))
-    assert resp.status == 403
+    admin, site = await api.key(Role.OPERATOR), await api.key(Role.SITE)
+    for refused in (site, await api.key(Role.ADMIN)):  # no site's key switches the shared model
+        resp = await api.client.post("/v1/admin/models/promote", json={"version": V2}, headers=auth(refused))
+        assert resp.status == 403
     for body in ({}, {"version": 3}, {"version": ""}, {"version": "../etc"}, {"version": "2099.01.01-none"}):
         resp = await api.client.post("/v1/admin/models/promote", json=body, headers=auth(admin))
         assert resp.status == 422, body
@@ -196,7 +197,8 @@ def start_replica(database_url: str, models_dir: Path, workdir: Path, name: str,
 
 def create_key(database_url: str, role: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "moderation", "keys", "create", "--role", role, "--site", "kompas-test",
+        [sys.executable, "-m", "moderation", "keys", "create", "--role", role,
+         *([] if role == "operator" else ["--site", "kompas-test"]),
          "--database-url", database_url], capture_output=True, text=True, timeout=120, check=True,
     )
     return result.stdout.strip().splitlines()[-1]
@@ -216,7 +218,7 @@ def test_two_replicas_follow_one_promotion_without_a_failed_request(models_dir: 
         replicas.append(first)
         second, url_b = start_replica(database_url, models_dir, tmp_path, "b")
         replicas.append(second)
-        site, admin = create_key(database_url, "site"), create_key(database_url, "admin")
+        site, admin = create_key(database_url, "site"), create_key(database_url, "operator")
 
         failures: list[Any] = []
         seen: dict[str, list[tuple[float, str]]] = {url_a: [], url_b: []}

@@ -133,6 +133,7 @@ async def test_end_to_end_decisions_export_retrain_promote_reload(make_api: Make
     api = await make_api(replace(settings, models_dir=models, policy=settings.policy))
     moderator = {"Authorization": f"Bearer {await api.key(Role.MODERATOR)}"}
     admin = {"Authorization": f"Bearer {await api.key(Role.ADMIN)}"}
+    operator = {"Authorization": f"Bearer {await api.key(Role.OPERATOR)}"}  # reloads the shared model
     # Readers post site-style comments; the base model publishes the insults (it never saw the slang).
     posted = []
     for i, row in enumerate(site_rows(160)):
@@ -169,7 +170,7 @@ async def test_end_to_end_decisions_export_retrain_promote_reload(make_api: Make
                      version="2026.03.01-site", progress=False)
     assert report["decision"] == "promote", report["reasons"]
     promote(models, "latest")
-    resp = await api.client.post("/v1/admin/models/reload", headers=admin)
+    resp = await api.client.post("/v1/admin/models/reload", headers=operator)
     assert (await resp.json())["version"] == "2026.03.01-site"
     fresh = await (await api.post_comment(author_email="new@example.com",
                                           content="cebong 999 kosong melompong")).json()

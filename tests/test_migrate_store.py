@@ -20,6 +20,7 @@ from moderation.domain import Role
 from moderation.policy import Policy, PolicyBook
 from moderation.settings import Secret, Settings
 from moderation.store.migrate import NOT_COPIED, MigrationError, canonical, migrate_store
+from moderation.webhook_targets import TargetPolicy, parse_networks
 
 from .conftest import SPAM, MakeApi
 from .postgres import PG_URL, drop_schema, postgres_available, skip_without_postgres
@@ -34,7 +35,10 @@ def auth(key: str) -> dict[str, str]:
 async def populate(make_api: MakeApi, settings: Settings) -> dict[str, Any]:
     """A store with every kind of row: sites, keys, comments in each status, events, reports, labels,
     webhook outbox (pending), sessions, campaign signatures and votes, idempotency, a promotion."""
-    api = await make_api(replace(settings, policy=PolicyBook(default=Policy(hold_all=True))))
+    # The webhook receiver is plain http on 127.0.0.1, which only a test's target policy allows.
+    api = await make_api(replace(settings, policy=PolicyBook(default=Policy(hold_all=True)),
+                                 webhook_targets=TargetPolicy(allow_http=True,
+                                                              allowed_networks=parse_networks("127.0.0.0/8"))))
     site, moderator, admin = (await api.key(Role.SITE), await api.key(Role.MODERATOR), await api.key(Role.ADMIN))
     await api.key(Role.SITE, site="detik-test")
     resp = await api.client.put("/v1/admin/webhook", json={"url": "http://127.0.0.1:9/hook"}, headers=auth(admin))
@@ -59,7 +63,7 @@ async def populate(make_api: MakeApi, settings: Settings) -> dict[str, Any]:
     store = api.app[STORE]
     now = datetime.now(UTC)
     key = await store.find_api_key(hash_key(moderator))
-    await store.create_session(id_hash="s" * 64, api_key_id=key.id, csrf_token="csrf", now=now,
+    await store.create_session(id_hash="s" * 64, api_key_id=key.id, csrf_hash="c" * 64, now=now,
                                expires_at=now + timedelta(hours=8))
     await api.app[FLEET].store.record_promotion("2026.01.01-test", action="promote", actor="test", now=now)
     await api.client.close()

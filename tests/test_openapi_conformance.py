@@ -159,9 +159,9 @@ async def test_admin_and_operations_answers_conform(api: Api, conf: Conformance)
     admin, mod = await api.key(Role.ADMIN), await api.key(Role.MODERATOR)
     c = api.client
     hook = "/v1/admin/webhook"
-    await conf.check(await c.put(hook, json={"url": "http://127.0.0.1:9/hook"}, headers=bearer(admin)), "PUT", hook)
+    await conf.check(await c.put(hook, json={"url": "https://hooks.example.com/hook"}, headers=bearer(admin)), "PUT", hook)
     shown = await conf.check(await c.get(hook, headers=bearer(admin)), "GET", hook)
-    assert shown["url"] == "http://127.0.0.1:9/hook" and "secret" not in shown
+    assert shown["url"] == "https://hooks.example.com/hook" and "secret" not in shown
     await conf.check(await c.put(hook, json={"url": "ftp://x"}, headers=bearer(admin)), "PUT", hook)
     await conf.check(await c.put(hook, json={"url": "http://x"}, headers=bearer(mod)), "PUT", hook)
     await conf.check(await c.delete(hook, headers=bearer(admin)), "DELETE", hook)
@@ -170,7 +170,15 @@ async def test_admin_and_operations_answers_conform(api: Api, conf: Conformance)
     await conf.check(await c.post("/v1/admin/webhooks/retry", headers=bearer(admin)), "POST", "/v1/admin/webhooks/retry")
     await conf.check(await c.get("/v1/admin/models", headers=bearer(admin)), "GET", "/v1/admin/models")
     await conf.check(await c.post("/v1/admin/models/reload", headers=bearer(admin)), "POST", "/v1/admin/models/reload")
+    operator = await api.key(Role.OPERATOR)
+    await conf.check(await c.post("/v1/admin/models/reload", headers=bearer(operator)), "POST",
+                     "/v1/admin/models/reload")
     await conf.check(await c.get("/v1/admin/stats", headers=bearer(admin)), "GET", "/v1/admin/stats")
+    erased = await conf.check(await c.delete("/v1/authors", json={"author_email": "budi@example.co.id"},
+                                             headers=bearer(admin)), "DELETE", "/v1/authors")
+    assert set(erased["erased"]) == {"comments", "training_labels_unlinked", "idempotency_records"}
+    await conf.check(await c.delete("/v1/authors", json={"author_email": "x"}, headers=bearer(admin)),
+                     "DELETE", "/v1/authors")
     await conf.check(await c.get("/healthz"), "GET", "/healthz")
     await conf.check(await c.get("/readyz"), "GET", "/readyz")
     assert "moderation_http_requests_total" in await conf.check(await c.get("/metrics"), "GET", "/metrics")

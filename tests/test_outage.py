@@ -28,6 +28,7 @@ from moderation.appkeys import STORE
 from moderation.errors import StoreUnavailable
 from moderation.settings import DatabaseSettings, Settings
 from moderation.store.faults import GuardedStore
+from moderation.webhook_targets import TargetPolicy
 from moderation.webhooks import DeliveryConfig, WebhookDispatcher
 
 from .conftest import MakeApi, valid_comment
@@ -105,7 +106,8 @@ async def test_dispatcher_backs_off_while_the_store_fails() -> None:
             raise StoreUnavailable()
 
     store = DownStore()
-    dispatcher = WebhookDispatcher(store, None, lambda: None, DeliveryConfig(poll_interval=0.01))  # type: ignore[arg-type]
+    dispatcher = WebhookDispatcher(store, None, lambda: None, DeliveryConfig(poll_interval=0.01),  # type: ignore[arg-type]
+                                   TargetPolicy())
     task = asyncio.get_running_loop().create_task(dispatcher.run())
     await asyncio.sleep(0.6)
     task.cancel()

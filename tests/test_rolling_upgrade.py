@@ -1,25 +1,34 @@
-"""Rolling upgrades: migrations are expand-only unless marked contract, and a replica at the previous schema
-keeps working while a newer one migrates the shared PostgreSQL (moderation/store/migrations/README.md)."""
+"""Rolling upgrades: migrations are expand-only unless marked contract, and a replica of the previous release
+(its own code, from git history) keeps working while a newer one migrates the shared PostgreSQL
+(moderation/store/migrations/README.md)."""
 
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import os
 import re
-from datetime import UTC, datetime, timedelta
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-import moderation.store.postgres as postgres_backend
-from moderation.domain import Decision, Role, Submission, Verdict
-from moderation.store import ModeratorAction, ModeratorDecision, NewComment
 from moderation.store.postgres import PostgresStore
 from moderation.store.rows import migration_files
 
+from .conftest import fit_tiny_model
 from .postgres import PG_URL, drop_schema, postgres_available, skip_without_postgres
+from .served import free_port
 
-PREVIOUS_RELEASE = 3  # the schema of the release before scale-out (0001-0003)
-FIRST_CHECKED = 4
+FIRST_CHECKED = 4  # the rule holds from scale-out's migration on (0001-0003 predate it)
 
 # What breaks a replica of the release before: it still reads or writes the old shape.
 CONTRACT_STATEMENTS = {
@@ -61,89 +70,135 @@ def test_the_rule_catches_contract_statements() -> None:
         assert not any(p.search(sql) for p in CONTRACT_STATEMENTS.values()), sql
 
 
-def _new_comment(n: int) -> NewComment:
-    submission = Submission(article_id="2026/12/02/upgrade", author_name="Sari", author_email=f"s{n}@example.co.id",
-                            content=f"Komentar {n} selama pembaruan bergulir.", author_ip=f"2001:db8::{n:x}")
-    verdict = Verdict(decision=Decision.HOLD, reasons=(), scores={"spam": 0.1}, model_version="old")
-    return NewComment(site_id="kompas-test", submission=submission, verdict=verdict, content_hash=f"h{n}", signals={})
+def previous_release(repo: Path) -> str | None:
+    """The newest commit whose migrations are today's minus the newest one: the release before it.
+    (A branch that adds a migration before its base had the one numbered below it fails here, loudly.)"""
+    folder = "moderation/store/migrations/postgres"
+    today = sorted(p.name for p in (repo / folder).glob("*.sql"))
+    wanted = today[:-1]
+    try:
+        commits = subprocess.run(["git", "-C", str(repo), "rev-list", "--max-count=400", "HEAD"], capture_output=True,
+                                 text=True, check=True, timeout=60).stdout.split()
+        for commit in commits:
+            listing = subprocess.run(["git", "-C", str(repo), "ls-tree", "--name-only", f"{commit}:{folder}"],
+                                     capture_output=True, text=True, timeout=60)
+            if listing.returncode == 0 and sorted(n for n in listing.stdout.split() if n.endswith(".sql")) == wanted:
+                return commit
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return None
 
 
-async def previous_release_insert(store: PostgresStore, new: NewComment, at: datetime) -> int:
-    """A comment written as the release before wrote it: only the columns of 0001-0003.
-
-    This release's own ``insert_comment`` writes and reads columns later migrations add (0007's
-    shadow_decision, sites.webhook_events), so it cannot stand in for the previous release's code.
-    """
-    sub, verdict = new.submission, new.verdict
-    async with store.pool.acquire() as conn, conn.transaction():
-        comment_id: int = await conn.fetchval(
-            "INSERT INTO comments (site_id, article_id, author_name, author_email, author_ip, content, content_hash, "
-            "signals, status, decision, reasons, scores, model_version, revision, created_at, updated_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, '{}'::jsonb, $8, $9, '[]'::jsonb, $10::jsonb, $11, 1, $12, $12) "
-            "RETURNING id",
-            new.site_id, sub.article_id, sub.author_name, sub.author_email, sub.author_ip, sub.content,
-            new.content_hash, verdict.status.value, verdict.decision.value, '{"spam": 0.1}', verdict.model_version,
-            at,
-        )
-        await conn.execute(
-            "INSERT INTO comment_events (comment_id, site_id, at, actor, action, from_status, to_status) "
-            "VALUES ($1, $2, $3, 'system', 'submitted', NULL, $4)",
-            comment_id, new.site_id, at, verdict.status.value,
-        )
-    return comment_id
+def _request(url: str, *, key: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
 
 
 @pytest.mark.postgres
-async def test_previous_release_keeps_working_while_the_next_migrates(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_previous_release_keeps_working_while_the_next_migrates(tmp_path: Path) -> None:
+    """The release before the newest migration, its own code from git history, serves on PostgreSQL while
+    today's code migrates the same schema; it keeps storing and deciding, and today's code sees it all."""
     if not await postgres_available():
         skip_without_postgres()
+    repo = Path(__file__).resolve().parent.parent
+    commit = previous_release(repo)
+    if commit is None:
+        pytest.fail("no earlier release in the git history (a shallow clone?): the rolling-upgrade test needs it")
+    old_tree = tmp_path / "previous-release"
+    old_tree.mkdir()
+    archive = subprocess.run(["git", "-C", str(repo), "archive", commit, "moderation"], capture_output=True,
+                             check=True, timeout=120).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(old_tree, filter="data")
+    models = tmp_path / "models"
+    fit_tiny_model(models, version="2026.01.01-test")
     schema = f"scaleout_roll_{os.getpid()}"
     url = f"{PG_URL}?schema={schema}"
+    # The previous release runs from its own tree (cwd first on sys.path), not from this checkout.
+    env = {**os.environ, "MODERATION_DATABASE_URL": url, "PYTHONPATH": str(old_tree),
+           "MODERATION_WEBHOOK_ALLOW_HTTP": "true"}
+
+    def old_cli(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "moderation", *args, "--database-url", url], cwd=old_tree,
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip().splitlines()[-1]
+
+    port = free_port()
+    server: subprocess.Popen[bytes] | None = None
     try:
-        old = PostgresStore(url)
-        previous = [m for m in migration_files("postgres") if m[0] <= PREVIOUS_RELEASE]
-        monkeypatch.setattr(postgres_backend, "migration_files", lambda dialect: previous)
-        await old.migrate()  # the database as the previous release left it
-        monkeypatch.undo()
-        now = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
-        await old.create_api_key(site_id="kompas-test", role=Role.SITE, key_hash="k" * 64, prefix="mod_site_x", now=now)
+        with (tmp_path / "old.log").open("wb") as log:
+            server = subprocess.Popen([sys.executable, "-m", "moderation", "serve", "--port", str(port),
+                                       "--data-dir", str(tmp_path / "old-data"), "--models-dir", str(models)],
+                                      cwd=old_tree, env=env, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert server.poll() is None, (tmp_path / "old.log").read_text()
+            try:
+                with urllib.request.urlopen(f"{base}/readyz", timeout=1) as ready:
+                    if ready.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
+        site = old_cli("keys", "create", "--role", "site", "--site", "kompas-test")
+        moderator = old_cli("keys", "create", "--role", "moderator", "--site", "kompas-test")
+
         stored: list[int] = []
-        errors: list[BaseException] = []
-        stop = asyncio.Event()
+        errors: list[Any] = []
+        stop = threading.Event()
 
-        async def old_replica_writes() -> None:
+        def old_replica_writes() -> None:
             n = 0
-            while not stop.is_set() and n < 500:
+            while not stop.is_set() and n < 2000:
                 n += 1
-                try:
-                    stored.append(await previous_release_insert(old, _new_comment(n), now + timedelta(seconds=n)))
-                except Exception as exc:  # noqa: BLE001 - collected and asserted below
-                    errors.append(exc)
-                await asyncio.sleep(0)
+                status, body = _request(f"{base}/v1/comments", key=site, body={
+                    "article_id": "2026/12/02/upgrade", "author_name": "Sari", "author_email": f"s{n}@example.co.id",
+                    "author_ip": f"2001:db8::{n:x}", "content": f"Komentar {n} selama pembaruan bergulir."})
+                if status == 201:
+                    stored.append(body["id"])
+                else:
+                    errors.append((status, body))
 
-        writer = asyncio.get_running_loop().create_task(old_replica_writes())
-        await asyncio.sleep(0.2)
+        writer = threading.Thread(target=old_replica_writes)
+        writer.start()
+        await asyncio.sleep(0.5)
         new = PostgresStore(url)
-        await new.migrate()  # the newer release migrates while the old one writes
-        await asyncio.sleep(0.2)
-        stop.set()
-        await writer
         try:
+            await new.migrate()  # today's release migrates while the previous one writes
+            await asyncio.sleep(0.5)
+            stop.set()
+            writer.join(timeout=30)
             assert errors == []
             assert len(stored) > 10
             async with new.pool.acquire() as conn:
                 versions = [r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations ORDER BY 1")]
                 assert versions == [m[0] for m in migration_files("postgres")]
-                # The new release sees every row the old one wrote, before and after the migration.
+                # Today's release sees every row the previous one wrote, before and after the migration.
                 assert await conn.fetchval("SELECT count(*) FROM comments") == len(stored)
-            # The old release keeps working on the migrated schema: a decision on one of its comments.
-            outcome = await old.decide("kompas-test", ModeratorDecision(
-                comment_id=stored[-1], action=ModeratorAction.APPROVE, label="ham", revision=1),
-                actor="key:1", now=now + timedelta(hours=1))
-            assert outcome.comment.revision == 2
-            assert (await new.get_comment("kompas-test", stored[-1])).revision == 2  # type: ignore[union-attr]
+            # The previous release keeps working on the migrated schema: a decision on one of its comments.
+            last = await new.get_comment("kompas-test", stored[-1])
+            assert last is not None
+            status, decided = _request(f"{base}/v1/comments/{stored[-1]}/decision", key=moderator, body={
+                "action": "approve" if last.status.value == "held" else "remove",
+                "label": "ham" if last.status.value == "held" else "other", "revision": last.revision})
+            assert status == 200, decided
+            assert (await new.get_comment("kompas-test", stored[-1])).revision == last.revision + 1  # type: ignore[union-attr]
         finally:
-            await old.close()
             await new.close()
     finally:
+        stop_event = locals().get("stop")
+        if isinstance(stop_event, threading.Event):
+            stop_event.set()
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
         await drop_schema(schema)

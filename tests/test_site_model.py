@@ -204,8 +204,8 @@ async def test_promotion_resets_and_replays_the_heads(aiohttp_client: Any, setti
     assert before is not None and before.version == "2026.01.01-a" and before.heads["spam"].n == 30
 
     write_model(fit_text_model(texts, labels, seed=1), models_dir, version="2026.01.02-b")
-    admin = {"Authorization": f"Bearer {await api.key(Role.ADMIN, 'site-a')}"}
-    resp = await api.client.post("/v1/admin/models/reload", headers=admin)
+    operator = {"Authorization": f"Bearer {await api.key(Role.OPERATOR)}"}
+    resp = await api.client.post("/v1/admin/models/reload", headers=operator)
     assert (await resp.json())["version"] == "2026.01.02-b"
     # The old version's head is never applied to the new model (the rebuild may or may not be done yet).
     meanwhile = learner.for_site("site-a")

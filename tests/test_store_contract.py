@@ -40,6 +40,7 @@ from moderation.store import (
 )
 from moderation.store.postgres import PostgresStore
 from moderation.store.sqlite import SQLiteStore
+from moderation.webhook_targets import TargetPolicy, parse_networks
 from moderation.webhooks import SIGNATURE_HEADER, verify
 
 from .conftest import FakeClock, MakeApi
@@ -99,6 +100,16 @@ async def test_keys_round_trip(store: Store) -> None:
     found = await store.find_api_key("h1")
     assert found is not None and found.id == key.id and found.role is Role.MODERATOR and found.site_id == "site-a"
     assert await store.find_api_key("other") is None
+
+
+async def test_operator_keys_round_trip_apart_from_site_keys(store: Store) -> None:
+    site_key = await store.create_api_key(site_id="site-a", role=Role.ADMIN, key_hash="h1", prefix="mod_adm_x", now=NOW)
+    operator = await store.create_api_key(site_id="", role=Role.OPERATOR, key_hash="h2", prefix="mod_op_x", now=NOW)
+    found = await store.find_api_key("h2")
+    assert found is not None and found.role is Role.OPERATOR and found.site_id == "" and found.id == operator.id
+    assert found.created_at == NOW and found.revoked_at is None
+    admin = await store.find_api_key("h1")
+    assert admin is not None and admin.role is Role.ADMIN and admin.id == site_key.id
 
 
 async def test_insert_and_read_back(store: Store) -> None:
@@ -552,15 +563,15 @@ async def test_moderator_sessions(store: Store) -> None:
     key = await store.create_api_key(site_id="site-a", role=Role.MODERATOR, key_hash="h1", prefix="mod_mod_x",
                                      now=NOW)
     expires = NOW + timedelta(hours=8)
-    await store.create_session(id_hash="s1", api_key_id=key.id, csrf_token="csrf-1", now=NOW, expires_at=expires)
+    await store.create_session(id_hash="s1", api_key_id=key.id, csrf_hash="csrf-1", now=NOW, expires_at=expires)
     found = await store.find_session("s1", NOW + timedelta(hours=1))
-    assert found is not None and found.csrf_token == "csrf-1" and found.expires_at == expires
+    assert found is not None and found.csrf_hash == "csrf-1" and found.expires_at == expires
     assert (found.api_key.id, found.api_key.site_id, found.api_key.role) == (key.id, "site-a", Role.MODERATOR)
     assert found.api_key.created_at == NOW and "csrf-1" not in repr(found)
     assert await store.find_session("s1", expires) is None  # expired
     assert await store.find_session("s-unknown", NOW) is None
     # The next sign-in sweeps expired sessions away.
-    await store.create_session(id_hash="s2", api_key_id=key.id, csrf_token="csrf-2", now=expires,
+    await store.create_session(id_hash="s2", api_key_id=key.id, csrf_hash="csrf-2", now=expires,
                                expires_at=expires + timedelta(hours=8))
     assert await store.find_session("s1", NOW) is None
     assert await store.find_session("s2", expires) is not None
@@ -774,7 +785,9 @@ async def test_service_on_postgres_submit_queue_decide_audit(pg_url: str, make_a
     server = TestServer(receiver, host="127.0.0.1")
     await server.start_server()
     try:
-        custom = replace(settings, database_url=Secret(pg_url), policy=PolicyBook(default=Policy(hold_all=True)))
+        custom = replace(settings, database_url=Secret(pg_url), policy=PolicyBook(default=Policy(hold_all=True)),
+                         # the receiver is plain http on 127.0.0.1, which only an explicit allowance reaches
+                         webhook_targets=TargetPolicy(allow_http=True, allowed_networks=parse_networks("127.0.0.0/8")))
         api = await make_api(custom)
         assert isinstance(api.app[STORE].inner, PostgresStore)  # behind the fault guard
 

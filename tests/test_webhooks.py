@@ -24,6 +24,7 @@ from moderation.domain import Role
 from moderation.appkeys import STORE, WEBHOOK_CONFIG
 from moderation.policy import Policy, PolicyBook
 from moderation.settings import Settings
+from moderation.webhook_targets import TargetPolicy, parse_networks
 from moderation.webhooks import SIGNATURE_HEADER, DeliveryConfig, backoff_delay, sign, verify
 
 from .conftest import Api, dump
@@ -80,7 +81,9 @@ async def eventually(condition: Callable[[], Any], timeout: float = 10.0) -> Non
 @pytest.fixture
 def hook_settings(settings: Settings) -> Settings:
     # Every comment held, no flood interval: tests make held comments quickly with the real clock.
-    return replace(settings, policy=PolicyBook(default=Policy(hold_all=True, flood_interval_seconds=0)))
+    # The receivers listen on plain http on 127.0.0.1, which production refuses (test_webhook_targets.py).
+    return replace(settings, policy=PolicyBook(default=Policy(hold_all=True, flood_interval_seconds=0)),
+                   webhook_targets=TargetPolicy(allow_http=True, allowed_networks=parse_networks("127.0.0.0/8")))
 
 
 StartApi = Callable[..., Awaitable[Api]]

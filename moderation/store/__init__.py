@@ -52,6 +52,10 @@ class NewComment:
     # The campaign memory's near-duplicate cluster (None: the comment starts its own) and MinHash.
     cluster_id: int | None = None
     minhash: bytes | None = field(default=None, repr=False)
+    # Keyed hashes of the e-mail and IP (author_hashes.py): duplicate and flood checks match on these
+    # when given, and they outlive the raw IP's retention. None: match on the raw values.
+    email_hash: str | None = field(default=None, repr=False)
+    ip_hash: str | None = field(default=None, repr=False)
 
 
 # Renders the site's answer from the stored comment, inside the insert transaction, so the
@@ -139,8 +143,16 @@ class Store(Protocol):
     async def webhook_backlog(self, site_id: str) -> dict[str, int]: ...
     async def retry_failed_webhooks(self, site_id: str, now: datetime) -> int: ...
 
+    # Personal data: erasure on request, retention (store/privacy_sqlite.py, privacy_postgres.py)
+    async def erase_author(self, site_id: str, email: str, *, actor: str, now: datetime) -> dict[str, int]: ...
+    async def purge_site(self, site_id: str, *, ip_before: datetime | None, rejected_before: datetime | None,
+                         apply: bool, actor: str, now: datetime) -> dict[str, int]: ...
+    async def site_ids(self) -> list[str]: ...
+    async def backfill_author_hashes(self, hash_email: Callable[[str], str],
+                                     hash_ip: Callable[[str | None], str | None]) -> int: ...
+
     # Moderator page sessions
-    async def create_session(self, *, id_hash: str, api_key_id: int, csrf_token: str, now: datetime,
+    async def create_session(self, *, id_hash: str, api_key_id: int, csrf_hash: str, now: datetime,
                              expires_at: datetime) -> None: ...
     async def find_session(self, id_hash: str, now: datetime) -> ModeratorSession | None: ...
     async def delete_session(self, id_hash: str) -> None: ...
@@ -360,7 +372,7 @@ class DeliveryRecord:
 @dataclass(frozen=True)
 class ModeratorSession:
     api_key: ApiKey
-    csrf_token: str = field(repr=False)
+    csrf_hash: str = field(repr=False)
     expires_at: datetime
 
 

@@ -28,7 +28,7 @@ backends.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -59,16 +59,19 @@ from . import (
     SignatureKey,
     SignatureVote,
     WebhookTarget,
+    privacy_postgres,
 )
 from .keycache import KeyCache
 from .rows import (
     COMMENT_COLUMNS,
     DELIVERIES_SELECT,
     EVENTS_SELECT,
+    OPERATOR_KEY_SELECT,
     SIGNATURE_COLUMNS,
     api_key_from_row,
     audit_event_from_row,
     author_history_from_rows,
+    author_match,
     cluster_from_row,
     comment_from_row,
     delivery_from_row,
@@ -180,6 +183,12 @@ class PostgresStore:
         )
 
     async def create_api_key(self, *, site_id: str, role: Role, key_hash: str, prefix: str, now: datetime) -> ApiKey:
+        if role is Role.OPERATOR:  # belongs to no site
+            key_id = await self.pool.fetchval(
+                "INSERT INTO operator_keys (key_hash, prefix, created_at) VALUES ($1, $2, $3) RETURNING id",
+                key_hash, prefix, now,
+            )
+            return ApiKey(id=key_id, site_id="", role=role, prefix=prefix, created_at=now)
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "INSERT INTO sites (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", site_id, now
@@ -197,7 +206,8 @@ class PostgresStore:
         if cached is not None:
             return cached
         row = await self.pool.fetchrow(
-            "SELECT id, site_id, role, prefix, created_at, revoked_at FROM api_keys WHERE key_hash = $1", key_hash
+            "SELECT id, site_id, role, prefix, created_at, revoked_at FROM api_keys WHERE key_hash = $1 "
+            f"UNION ALL {OPERATOR_KEY_SELECT} WHERE key_hash = $1", key_hash
         )
         key = api_key_from_row(row) if row else None
         if key is not None and key.revoked_at is None:
@@ -271,17 +281,18 @@ class PostgresStore:
                     existing = await conn.fetchrow(f"SELECT {PG_COMMENT_COLUMNS} FROM comments WHERE id = $1", row[1])
                     return comment_from_row(existing), json.loads(row[2]), True
 
+            email_col, email, ip_col, ip = author_match(new)
             dup = await conn.fetchval(
-                "SELECT id FROM comments WHERE site_id = $1 AND article_id = $2 AND author_email = $3 "
+                f"SELECT id FROM comments WHERE site_id = $1 AND article_id = $2 AND {email_col} = $3 "
                 "AND content_hash = $4 ORDER BY id LIMIT 1",
-                new.site_id, sub.article_id, sub.author_email, new.content_hash,
+                new.site_id, sub.article_id, email, new.content_hash,
             )
             last = None
             if dup is None and flood_interval > 0:
                 last = await conn.fetchval(
                     "SELECT MAX(created_at) FROM comments WHERE site_id = $1 AND created_at > $2 AND "
-                    "(author_email = $3 OR (author_ip IS NOT NULL AND author_ip = $4))",
-                    new.site_id, workflow.flood_window_start(now, flood_interval), sub.author_email, sub.author_ip,
+                    f"({email_col} = $3 OR ({ip_col} IS NOT NULL AND {ip_col} = $4))",
+                    new.site_id, workflow.flood_window_start(now, flood_interval), email, ip,
                 )
             workflow.admit(duplicate_of=dup, last_at=last, now=now, flood_interval=flood_interval)
 
@@ -290,13 +301,15 @@ class PostgresStore:
             comment_id = await conn.fetchval(
                 "INSERT INTO comments (site_id, article_id, parent_id, author_name, author_email, author_url, "
                 "author_ip, user_agent, referrer, content, content_hash, lang, signals, status, decision, reasons, "
-                "scores, model_version, revision, created_at, updated_at, cluster_id, minhash, shadow_decision) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14, $15, $16::jsonb, "
-                "$17::jsonb, $18, 1, $19, $19, $20, $21, $22) RETURNING id",
+                "scores, model_version, revision, created_at, updated_at, cluster_id, minhash, author_email_hash, "
+                "author_ip_hash, shadow_decision) VALUES ($1, $2, $3, "
+                "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14, $15, $16::jsonb, $17::jsonb, $18, 1, $19, "
+                "$19, $20, $21, $22, $23, $24) RETURNING id",
                 new.site_id, sub.article_id, sub.parent_id, sub.author_name, sub.author_email, sub.author_url,
                 sub.author_ip, sub.user_agent, sub.referrer, sub.content, new.content_hash, sub.lang,
                 json.dumps(new.signals), verdict.status.value, verdict.decision.value, reasons,
                 json.dumps(verdict.scores), verdict.model_version, now, new.cluster_id, new.minhash,
+                new.email_hash, new.ip_hash,
                 verdict.shadow_decision.value if verdict.shadow_decision else None,
             )
             event_id = await conn.fetchval(
@@ -747,20 +760,40 @@ class PostgresStore:
             now, site_id,
         ))
 
+    # -- personal data: erasure and retention (privacy_postgres.py) -----------------------------
+    async def erase_author(self, site_id: str, email: str, *, actor: str, now: datetime) -> dict[str, int]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            return await privacy_postgres.erase_author(conn, site_id, email, actor=actor, now=now)
+
+    async def purge_site(self, site_id: str, *, ip_before: datetime | None, rejected_before: datetime | None,
+                         apply: bool, actor: str, now: datetime) -> dict[str, int]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            return await privacy_postgres.purge_site(conn, site_id, ip_before=ip_before,
+                                                     rejected_before=rejected_before, apply=apply, actor=actor, now=now)
+
+    async def site_ids(self) -> list[str]:
+        return [row[0] for row in await self.pool.fetch("SELECT id FROM sites ORDER BY id")]
+
+    async def backfill_author_hashes(self, hash_email: Callable[[str], str],
+                                     hash_ip: Callable[[str | None], str | None]) -> int:
+        async with self.pool.acquire() as conn, conn.transaction():
+            return await privacy_postgres.backfill_author_hashes(conn, hash_email, hash_ip)
+
     # -- moderator page sessions ----------------------------------------------------------------
-    async def create_session(self, *, id_hash: str, api_key_id: int, csrf_token: str, now: datetime,
+    async def create_session(self, *, id_hash: str, api_key_id: int, csrf_hash: str, now: datetime,
                              expires_at: datetime) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("DELETE FROM moderator_sessions WHERE expires_at <= $1", now)
             await conn.execute(
-                "INSERT INTO moderator_sessions (id_hash, api_key_id, csrf_token, created_at, expires_at) "
-                "VALUES ($1, $2, $3, $4, $5)",
-                id_hash, api_key_id, csrf_token, now, expires_at,
+                # csrf_token: the old plain column, kept empty until it is dropped (migrations/README.md).
+                "INSERT INTO moderator_sessions (id_hash, api_key_id, csrf_token, csrf_hash, created_at, expires_at) "
+                "VALUES ($1, $2, '', $3, $4, $5)",
+                id_hash, api_key_id, csrf_hash, now, expires_at,
             )
 
     async def find_session(self, id_hash: str, now: datetime) -> ModeratorSession | None:
         row = await self.pool.fetchrow(
-            "SELECT k.id, k.site_id, k.role, k.prefix, k.created_at, s.csrf_token, s.expires_at "
+            "SELECT k.id, k.site_id, k.role, k.prefix, k.created_at, s.csrf_hash, s.expires_at "
             "FROM moderator_sessions s JOIN api_keys k ON k.id = s.api_key_id "
             "WHERE s.id_hash = $1 AND s.expires_at > $2 AND k.revoked_at IS NULL",
             id_hash, now,

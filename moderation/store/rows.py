@@ -23,6 +23,7 @@ from . import (
     ClusterSummary,
     DeliveryRecord,
     ModeratorSession,
+    NewComment,
     OutboxItem,
     QueueItem,
     SignatureVote,
@@ -158,6 +159,19 @@ def newest_first(select: str, site_id: str, *, filters: Sequence[tuple[str, Any]
 # -- keys and sessions ----------------------------------------------------------------------------------
 
 
+def author_match(new: NewComment) -> tuple[str, str, str, str | None]:
+    """(e-mail column, value, IP column, value) for the duplicate and flood checks: the keyed hashes
+    when the comment carries them (the service always does), else the raw values."""
+    sub = new.submission
+    if new.email_hash is not None:
+        return "author_email_hash", new.email_hash, "author_ip_hash", new.ip_hash
+    return "author_email", sub.author_email, "author_ip", sub.author_ip
+
+
+# The operator_keys half of a key lookup, in api_keys' column order (operator keys belong to no site).
+OPERATOR_KEY_SELECT = "SELECT id, '', 'operator', prefix, created_at, revoked_at FROM operator_keys"
+
+
 def api_key_from_row(row: Any) -> ApiKey:
     """(id, site_id, role, prefix, created_at, revoked_at)."""
     return ApiKey(id=row[0], site_id=row[1], role=Role(row[2]), prefix=row[3], created_at=as_datetime(row[4]),
@@ -165,9 +179,9 @@ def api_key_from_row(row: Any) -> ApiKey:
 
 
 def session_from_row(row: Any) -> ModeratorSession:
-    """(key id, site_id, role, prefix, key created_at, csrf_token, expires_at)."""
+    """(key id, site_id, role, prefix, key created_at, csrf_hash, expires_at)."""
     key = ApiKey(id=row[0], site_id=row[1], role=Role(row[2]), prefix=row[3], created_at=as_datetime(row[4]))
-    return ModeratorSession(api_key=key, csrf_token=row[5], expires_at=as_datetime(row[6]))
+    return ModeratorSession(api_key=key, csrf_hash=row[5], expires_at=as_datetime(row[6]))
 
 
 # -- audit, labels, model quality -------------------------------------------------------------------------

@@ -52,15 +52,18 @@ from . import (
     SignatureKey,
     SignatureVote,
     WebhookTarget,
+    privacy_sqlite,
 )
 from .rows import (
     COMMENT_COLUMNS,
     DELIVERIES_SELECT,
     EVENTS_SELECT,
+    OPERATOR_KEY_SELECT,
     SIGNATURE_COLUMNS,
     api_key_from_row,
     audit_event_from_row,
     author_history_from_rows,
+    author_match,
     cluster_from_row,
     comment_from_row,
     delivery_from_row,
@@ -235,6 +238,10 @@ class SQLiteStore:
 
     async def create_api_key(self, *, site_id: str, role: Role, key_hash: str, prefix: str, now: datetime) -> ApiKey:
         def create(conn: sqlite3.Connection) -> ApiKey:
+            if role is Role.OPERATOR:  # belongs to no site
+                cur = conn.execute("INSERT INTO operator_keys (key_hash, prefix, created_at) VALUES (?, ?, ?)",
+                                   (key_hash, prefix, to_ts(now)))
+                return ApiKey(id=int(cur.lastrowid or 0), site_id="", role=role, prefix=prefix, created_at=now)
             conn.execute("INSERT OR IGNORE INTO sites (id, created_at) VALUES (?, ?)", (site_id, to_ts(now)))
             cur = conn.execute(
                 "INSERT INTO api_keys (key_hash, prefix, role, site_id, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -251,8 +258,9 @@ class SQLiteStore:
         if self._reader is None:
             self._reader = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=1)
         row = self._reader.execute(
-            "SELECT id, site_id, role, prefix, created_at, revoked_at FROM api_keys WHERE key_hash = ?",
-            (key_hash,),
+            "SELECT id, site_id, role, prefix, created_at, revoked_at FROM api_keys WHERE key_hash = ? "
+            f"UNION ALL {OPERATOR_KEY_SELECT} WHERE key_hash = ?",
+            (key_hash, key_hash),
         ).fetchone()
         return api_key_from_row(row) if row else None
 
@@ -331,18 +339,18 @@ class SQLiteStore:
                     ).fetchone()
                     return comment_from_row(existing), json.loads(row[2]), True
 
+            email_col, email, ip_col, ip = author_match(new)
             dup = conn.execute(
-                "SELECT id FROM comments WHERE site_id = ? AND article_id = ? AND author_email = ? "
+                f"SELECT id FROM comments WHERE site_id = ? AND article_id = ? AND {email_col} = ? "
                 "AND content_hash = ? ORDER BY id LIMIT 1",
-                (new.site_id, sub.article_id, sub.author_email, new.content_hash),
+                (new.site_id, sub.article_id, email, new.content_hash),
             ).fetchone()
             last = None
             if dup is None and flood_interval > 0:
                 last = conn.execute(
                     "SELECT MAX(created_at) FROM comments WHERE site_id = ? AND created_at > ? AND "
-                    "(author_email = ? OR (author_ip IS NOT NULL AND author_ip = ?))",
-                    (new.site_id, to_ts(workflow.flood_window_start(now, flood_interval)), sub.author_email,
-                     sub.author_ip),
+                    f"({email_col} = ? OR ({ip_col} IS NOT NULL AND {ip_col} = ?))",
+                    (new.site_id, to_ts(workflow.flood_window_start(now, flood_interval)), email, ip),
                 ).fetchone()[0]
             workflow.admit(duplicate_of=dup[0] if dup else None, last_at=from_ts(last) if last else None, now=now,
                   flood_interval=flood_interval)
@@ -353,13 +361,15 @@ class SQLiteStore:
             cur = conn.execute(
                 "INSERT INTO comments (site_id, article_id, parent_id, author_name, author_email, author_url, "
                 "author_ip, user_agent, referrer, content, content_hash, lang, signals, status, decision, reasons, "
-                "scores, model_version, revision, created_at, updated_at, cluster_id, minhash, shadow_decision) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)",
+                "scores, model_version, revision, created_at, updated_at, cluster_id, minhash, author_email_hash, "
+                "author_ip_hash, shadow_decision) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     new.site_id, sub.article_id, sub.parent_id, sub.author_name, sub.author_email, sub.author_url,
                     sub.author_ip, sub.user_agent, sub.referrer, sub.content, new.content_hash, sub.lang,
                     json.dumps(new.signals), verdict.status.value, verdict.decision.value, reasons,
                     json.dumps(verdict.scores), verdict.model_version, stamp, stamp, new.cluster_id, new.minhash,
+                    new.email_hash, new.ip_hash,
                     verdict.shadow_decision.value if verdict.shadow_decision else None,
                 ),
             )
@@ -829,15 +839,32 @@ class SQLiteStore:
 
         return await self._write(retry)
 
+    # -- personal data: erasure and retention (privacy_sqlite.py) -------------------------------
+    async def erase_author(self, site_id: str, email: str, *, actor: str, now: datetime) -> dict[str, int]:
+        return await self._write(lambda conn: privacy_sqlite.erase_author(conn, site_id, email, actor=actor, now=now))
+
+    async def purge_site(self, site_id: str, *, ip_before: datetime | None, rejected_before: datetime | None,
+                         apply: bool, actor: str, now: datetime) -> dict[str, int]:
+        return await self._write(lambda conn: privacy_sqlite.purge_site(
+            conn, site_id, ip_before=ip_before, rejected_before=rejected_before, apply=apply, actor=actor, now=now))
+
+    async def site_ids(self) -> list[str]:
+        return await self._run(privacy_sqlite.site_ids)
+
+    async def backfill_author_hashes(self, hash_email: Callable[[str], str],
+                                     hash_ip: Callable[[str | None], str | None]) -> int:
+        return await self._write(lambda conn: privacy_sqlite.backfill_author_hashes(conn, hash_email, hash_ip))
+
     # -- moderator page sessions ----------------------------------------------------------------
-    async def create_session(self, *, id_hash: str, api_key_id: int, csrf_token: str, now: datetime,
+    async def create_session(self, *, id_hash: str, api_key_id: int, csrf_hash: str, now: datetime,
                              expires_at: datetime) -> None:
         def create(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM moderator_sessions WHERE expires_at <= ?", (to_ts(now),))
             conn.execute(
-                "INSERT INTO moderator_sessions (id_hash, api_key_id, csrf_token, created_at, expires_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (id_hash, api_key_id, csrf_token, to_ts(now), to_ts(expires_at)),
+                # csrf_token: the old plain column, kept empty until it is dropped (migrations/README.md).
+                "INSERT INTO moderator_sessions (id_hash, api_key_id, csrf_token, csrf_hash, created_at, expires_at) "
+                "VALUES (?, ?, '', ?, ?, ?)",
+                (id_hash, api_key_id, csrf_hash, to_ts(now), to_ts(expires_at)),
             )
 
         await self._write(create)
@@ -845,7 +872,7 @@ class SQLiteStore:
     async def find_session(self, id_hash: str, now: datetime) -> ModeratorSession | None:
         def find(conn: sqlite3.Connection) -> ModeratorSession | None:
             row = conn.execute(
-                "SELECT k.id, k.site_id, k.role, k.prefix, k.created_at, s.csrf_token, s.expires_at "
+                "SELECT k.id, k.site_id, k.role, k.prefix, k.created_at, s.csrf_hash, s.expires_at "
                 "FROM moderator_sessions s JOIN api_keys k ON k.id = s.api_key_id "
                 "WHERE s.id_hash = ? AND s.expires_at > ? AND k.revoked_at IS NULL",
                 (id_hash, to_ts(now)),

@@ -24,14 +24,16 @@ log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
 
 
-# Who may reload, promote and roll back models: the one place to change it (e.g. to an operator role).
-MODEL_ROLES = (Role.ADMIN,)
+# Who may reload, promote and roll back the shared model: operators only (no site owns it).
+MODEL_ROLES = (Role.OPERATOR,)
+# Who may see which versions exist and what each replica serves.
+MODEL_READERS = (Role.ADMIN, Role.OPERATOR)
 
 
 @routes.get("/v1/admin/models")
 async def list_models(request: web.Request) -> web.Response:
     """Every version in the models directory, the promoted one, and what each live replica serves."""
-    await require(request, *MODEL_ROLES)
+    await require(request, *MODEL_READERS)
     versions = [asdict(v) for v in list_versions(request.config_dict[SETTINGS].models_dir)]
     fleet = request.config_dict[FLEET]
     state = fleet.state()
@@ -83,7 +85,10 @@ async def rollback_model(request: web.Request) -> web.Response:
 
 @routes.post("/v1/admin/models/reload")
 async def reload_models(request: web.Request) -> web.Response:
-    """Switch to the promoted version (or CURRENT's), without a restart and without failing a request."""
+    """Switch to the promoted version (or CURRENT's), without a restart and without failing a request.
+
+    Operator keys only: the model is shared by every site, so no site's admin may switch it.
+    """
     await require(request, *MODEL_ROLES)
     scorer = request.config_dict[SCORER]
     try:

@@ -8,11 +8,12 @@ import orjson
 from aiohttp import web
 
 from .. import i18n, views
-from ..appkeys import METRICS, MODERATION, STORE
+from ..appkeys import ABUSE_LIMITS, METRICS, MODERATION, SETTINGS, STORE
 from ..auth import require
 from ..domain import Role
 from ..errors import BadRequest, NotFound
 from ..middlewares import LOG_FIELDS
+from ..ratelimit import limit_author
 from ..services import Idempotency, sha256_hex
 from ..validation import decode_body, parse_id, validate_submission
 from .body import read_body
@@ -60,6 +61,8 @@ async def submit_comment(request: web.Request) -> web.Response:
     submission = validate_submission(fields, lang)
     stages["validate"].observe(time.perf_counter() - t1)
 
+    # The author's token bucket (abuse limits) before any scoring or storing.
+    limit_author(request.app[ABUSE_LIMITS], key.site_id, submission, request.app[SETTINGS].policy.for_site(key.site_id))
     submitted = await service.submit(key.site_id, submission, lang=lang, idempotency=idempotency)
 
     t2 = time.perf_counter()

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from .. import views
-from ..appkeys import CLOCK, MODERATION, STORE
+from ..appkeys import CLOCK, MODERATION, SETTINGS, STORE
 from ..auth import require
 from ..domain import ApiKey, Role
 from ..errors import ModerationError, ValidationFailed
@@ -19,7 +19,8 @@ from ..labels import APPROVE_LABEL, REJECT_LABELS, REPORT_REASONS
 from ..middlewares import LOG_FIELDS
 from ..store import DecisionOutcome, QueueItem
 from ..validation import MAX_DB_INT, parse_id, text_problem
-from ..webhooks import new_secret, validate_webhook_url
+from ..webhook_targets import check_url
+from ..webhooks import new_secret
 from ..workflow import (
     DEFAULT_WEBHOOK_EVENT_TYPES,
     QUEUE_ACTIONS,
@@ -244,7 +245,7 @@ async def set_webhook(request: web.Request) -> web.Response:
     """Set the URL and issue a new secret, shown only in this answer."""
     key = await require(request, Role.ADMIN)
     body = await read_json_object(request)
-    url = validate_webhook_url(body.get("url"))
+    url = await check_url(body.get("url"), request.app[SETTINGS].webhook_targets)
     event_types = parse_event_types(body.get("event_types"))
     secret = new_secret()
     await request.config_dict[STORE].set_webhook(key.site_id, url, secret, request.config_dict[CLOCK](), event_types=event_types)

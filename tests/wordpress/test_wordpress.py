@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -51,6 +52,10 @@ class Stack:
         self.webhook_secret = ""
         self.post_id = 0
 
+    # The WordPress under test listens on plain http on 127.0.0.1, which the webhook guard refuses unless
+    # the operator allows it (moderation/webhook_targets.py).
+    HOOK_ENV = {"MODERATION_WEBHOOK_ALLOW_HTTP": "true", "MODERATION_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8"}
+
     def start(self) -> None:
         wp_port = free_port()
         policy = self.policy
@@ -66,7 +71,7 @@ class Stack:
         webhook = f"http://127.0.0.1:{wp_port}/?rest_route=/moderation/v1/webhook"
         self.webhook_secret = self.cli("sites", "set-webhook", "--site", SITE, "--url", webhook).strip().splitlines()[-1]
         self.service = self.exits.enter_context(
-            serve(self.data_dir, self.models_dir, MODERATION_POLICY_FILE=str(policy))
+            serve(self.data_dir, self.models_dir, MODERATION_POLICY_FILE=str(policy), **self.HOOK_ENV)
         )
         self.wp = WordPress(port=wp_port, root=self.tmp / "wordpress", service_url=self.service.url)
         self.exits.callback(self.wp.stop)
@@ -79,13 +84,14 @@ class Stack:
 
     def cli(self, *args: str) -> str:
         result = subprocess.run([sys.executable, "-m", "moderation", *args, "--data-dir", str(self.data_dir)],
-                                capture_output=True, text=True, timeout=120, check=True)
+                                capture_output=True, text=True, timeout=120, check=True,
+                                env={**os.environ, **self.HOOK_ENV})
         return result.stdout
 
     def restart_service(self) -> Served:
         """The service back, on a new port (the same data): WordPress's setting must follow it."""
         self.service = self.exits.enter_context(
-            serve(self.data_dir, self.models_dir, MODERATION_POLICY_FILE=str(self.policy))
+            serve(self.data_dir, self.models_dir, MODERATION_POLICY_FILE=str(self.policy), **self.HOOK_ENV)
         )
         return self.service
 

@@ -90,7 +90,9 @@ def akismet_errors(handler: Handler) -> Handler:
                         headers={"X-akismet-debug-help": "classifier unavailable", "Retry-After": "60"})
         except ModerationError as exc:
             request[LOG_FIELDS]["error"] = exc.code
-            return text("invalid", status=exc.http_status, headers={"X-akismet-debug-help": exc.message})
+            # (a 429 keeps its Retry-After)
+            return text("invalid", status=exc.http_status,
+                        headers={"X-akismet-debug-help": exc.message, **exc.headers()})
         except Exception:
             log.exception("unhandled_error", route=request.path)
             return text("Internal error.", status=500)

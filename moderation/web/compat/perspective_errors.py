@@ -13,7 +13,14 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from ...errors import BadRequest, ModerationError, PayloadTooLarge, RequestTimeout, Unauthorized
+from ...errors import (
+    BadRequest,
+    ModerationError,
+    PayloadTooLarge,
+    RequestTimeout,
+    TooManyRequests,
+    Unauthorized,
+)
 from ...middlewares import LOG_FIELDS
 from ...pipeline.scoring import ScoringUnavailable
 
@@ -67,6 +74,11 @@ def perspective_errors(handler: Handler) -> Handler:
         except RequestTimeout as exc:
             request[LOG_FIELDS]["error"] = exc.code
             return PerspectiveError(408, "DEADLINE_EXCEEDED", exc.message).response()
+        except TooManyRequests as exc:  # the key's bucket is empty: Google answers 429 RESOURCE_EXHAUSTED
+            request[LOG_FIELDS]["error"] = exc.code
+            response = PerspectiveError(429, "RESOURCE_EXHAUSTED", exc.message).response()
+            response.headers.update(exc.headers())
+            return response
         except BadRequest as exc:  # the body ended before it was complete
             request[LOG_FIELDS]["error"] = exc.code
             return PerspectiveError(400, "INVALID_ARGUMENT", exc.message).response()

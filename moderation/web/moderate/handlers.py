@@ -11,14 +11,15 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from ... import i18n
-from ...appkeys import MODERATION, STORE
+from ...appkeys import ABUSE_LIMITS, MODERATION, STORE
 from ...auth import authenticate
 from ...domain import Role, Status
 from ...errors import Forbidden, ModerationError, StaleRevision, Unauthorized
 from ...labels import APPROVE_LABEL, SPAM, TOXIC
 from ...middlewares import LOG_FIELDS
+from ...ratelimit import retry_after_seconds
 from ...store import AuthorHistory, QueueItem, QueueOrder
-from ...validation import parse_id
+from ...validation import normalise_ip, parse_id
 from ...workflow import ModeratorAction, ModeratorDecision
 from ..body import read_form
 from ..params import encode_cursor, queue_query_from
@@ -28,10 +29,12 @@ from .sessions import (
     SIGNIN_COOKIE,
     SIGNIN_TOKEN_AGE,
     check_csrf,
+    check_session_csrf,
     clear_cookie,
     current_session,
     end_session,
     require_session,
+    session_csrf,
     set_cookie,
     start_session,
 )
@@ -77,11 +80,27 @@ def render(template: str, request: web.Request, context: dict[str, Any], *, stat
 # -- sign in and out -----------------------------------------------------------------------------------
 
 
-def _signin_page(request: web.Request, *, failed: bool, status: int = 200) -> web.Response:
+def _signin_page(request: web.Request, *, failed: bool, status: int = 200, wait: int | None = None,
+                 ) -> web.Response:
     token = secrets.token_urlsafe(32)
-    response = render("moderate_signin.html", request, {"csrf": token, "failed": failed}, status=status)
+    response = render("moderate_signin.html", request, {"csrf": token, "failed": failed, "wait": wait},
+                      status=status)
     set_cookie(response, request, SIGNIN_COOKIE, token, SIGNIN_TOKEN_AGE)
+    if wait is not None:
+        response.headers["Retry-After"] = str(wait)
     return response
+
+
+def sign_in_names(request: web.Request, key_text: object) -> tuple[str, ...]:
+    """Who is trying: the client address and the key prefix typed (12 characters, as keys are listed)."""
+    try:
+        client = normalise_ip(request.remote or "")
+    except ValueError:  # a Unix socket or a test transport: one shared name
+        client = request.remote or "unknown"
+    names = [f"client:{client}"]
+    if isinstance(key_text, str) and key_text.strip():
+        names.append(f"prefix:{key_text.strip()[:12]}")
+    return tuple(names)
 
 
 @routes.get("/sign-in")
@@ -96,12 +115,21 @@ async def sign_in(request: web.Request) -> web.Response:
     form = await read_form(request)
     check_csrf(request.cookies.get(SIGNIN_COOKIE), form.get("csrf"))
     key_text = form.get("key")
+    # Guessing keys is slowed per client and per key prefix: a few free failures, then a doubling wait
+    # during which no key is even looked at.
+    throttle = request.config_dict[ABUSE_LIMITS].sign_in
+    names = sign_in_names(request, key_text)
+    if (wait := throttle.wait(*names)) is not None:
+        request[LOG_FIELDS]["sign_in"] = "throttled"
+        return _signin_page(request, failed=True, status=429, wait=retry_after_seconds(wait))
     try:
         key = await authenticate(request, key_text.strip() if isinstance(key_text, str) else None,
                                  Role.MODERATOR, Role.ADMIN)
     except (Unauthorized, Forbidden):
+        throttle.failed(*names)
         request[LOG_FIELDS]["sign_in"] = "refused"
         return _signin_page(request, failed=True, status=401)
+    throttle.succeeded(*names)
     redirect = web.HTTPSeeOther("/moderate")
     await start_session(request, redirect, key.id)
     clear_cookie(redirect, SIGNIN_COOKIE)
@@ -112,7 +140,7 @@ async def sign_in(request: web.Request) -> web.Response:
 @routes.post("/sign-out")
 async def sign_out(request: web.Request) -> web.Response:
     session = await require_session(request)
-    check_csrf(session.csrf_token, (await read_form(request)).get("csrf"))
+    check_session_csrf(session, (await read_form(request)).get("csrf"))
     redirect = web.HTTPSeeOther("/moderate/sign-in")
     await end_session(request, redirect)
     raise redirect
@@ -146,7 +174,7 @@ async def queue_page(request: web.Request) -> web.Response:
     view = "reported" if query.reason == "reported" else "spam" if query.statuses == (Status.SPAM,) else "held"
     context = {
         "session": session,
-        "csrf": session.csrf_token,
+        "csrf": session_csrf(request),
         "items": [item_view(item, lang) for item in page.items],
         "counts": counts,
         "view": view,
@@ -214,7 +242,7 @@ def decisions_from_form(form: MultiDictProxy[Any]) -> list[ModeratorDecision | N
 async def decide_from_page(request: web.Request) -> web.Response:
     session = await require_session(request)
     form = await read_form(request)
-    check_csrf(session.csrf_token, form.get("csrf"))
+    check_session_csrf(session, form.get("csrf"))
     outcome = {"done": 0, "stale": 0, "failed": 0}
     decisions = decisions_from_form(form)
     for decision in decisions:
@@ -253,7 +281,7 @@ async def clusters_page(request: web.Request) -> web.Response:
         sample = QueueItem(c.sample, max(c.sample.scores.values(), default=0.0), (), 0, {}, {}, AuthorHistory())
         views.append({"cluster_id": c.cluster_id, "count": c.count, "first_id": c.first_id, "last_id": c.last_id,
                       "sample": item_view(sample, lang)})
-    context = {"session": session, "csrf": session.csrf_token, "clusters": views,
+    context = {"session": session, "csrf": session_csrf(request), "clusters": views,
                "counts": await store.queue_counts(site), "notices": _notices(request)}
     return render("moderate_clusters.html", request, context)
 
@@ -263,7 +291,7 @@ async def shadow_page(request: web.Request) -> web.Response:
     """Shadow mode's report: what the rules would have held, beside what moderators and readers did."""
     session = await require_session(request)
     site = session.api_key.site_id
-    context = {"session": session, "csrf": session.csrf_token,
+    context = {"session": session, "csrf": session_csrf(request),
                "report": await request.config_dict[MODERATION].shadow_report(site),
                "counts": await request.config_dict[STORE].queue_counts(site)}
     return render("moderate_shadow.html", request, context)
@@ -273,7 +301,7 @@ async def shadow_page(request: web.Request) -> web.Response:
 async def decide_cluster_from_page(request: web.Request) -> web.Response:
     session = await require_session(request)
     form = await read_form(request)
-    check_csrf(session.csrf_token, form.get("csrf"))
+    check_session_csrf(session, form.get("csrf"))
     button = form.get("button")
     raw_cluster, _, raw_up_to = str(form.get("cluster", "")).partition(":")
     cluster_id, up_to = parse_id(raw_cluster), parse_id(raw_up_to)
