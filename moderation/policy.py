@@ -50,7 +50,7 @@ class Policy:
     # Retention (moderation purge and the periodic task; 0 keeps forever). IP and user agent are
     # removed this many days after the comment arrived...
     retain_addresses_days: float = 30.0
-    # ...and rejected or taken-down comments are removed entirely this many days after that decision.
+    # ...and rejected, taken-down or outright-spam comments are removed entirely this many days after that decision.
     retain_rejected_days: float = 30.0
     # Reject outright (status ``spam``: never shown, not in the held queue) instead of holding when a
     # reject rule fires. Only spam signals may reject; a toxic comment always waits for a person.

@@ -297,6 +297,27 @@ async def test_purge_is_a_dry_run_by_default_and_removes_exactly_what_is_past_re
         "addresses": 0, "comments": 0, "training_labels_unlinked": 0}
 
 
+async def test_purge_removes_comments_rejected_outright_as_spam_after_retention(store: Store) -> None:
+    async def spam(text: str, at: datetime) -> int:
+        await store.ensure_site("site-a", at)
+        sub = Submission(article_id="art-1", author_name="Promo", author_email="promo@example.net", content=text,
+                         author_ip="198.51.100.9")
+        verdict = Verdict(Decision.REJECT, (Evidence("spam", "Spam far above its threshold.", "model", 0.99),),
+                          {"spam": 0.99}, "v1")
+        comment, _, _ = await store.insert_comment(
+            NewComment(site_id="site-a", submission=sub, verdict=verdict, content_hash=text, signals={}),
+            now=at, flood_interval=0, idempotency=None, render=lambda c: {"id": c.id})
+        assert comment.status.value == "spam"
+        return comment.id
+
+    old = await spam("slot gacor maxwin lama", NOW - timedelta(days=31))
+    recent = await spam("slot gacor maxwin baru", NOW - timedelta(days=3))
+    report = await purge(store, POLICIES, NOW, apply=True, actor="retention")
+    assert report["site-a"]["comments"] == 1
+    assert await personal(store, old) is None
+    assert await personal(store, recent) is not None
+
+
 def test_purge_cli_prints_the_dry_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = tmp_path / "data"
     assert main(["keys", "create", "--role", "site", "--site", "kompas-id", "--data-dir", str(data)]) == 0

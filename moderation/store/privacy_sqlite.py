@@ -16,7 +16,8 @@ from .rows import to_ts
 
 # Tables whose rows belong to one comment and go with it when retention removes the comment.
 DEPENDENT_TABLES = ("comment_reason_kinds", "comment_reports", "idempotency_keys", "campaign_votes")
-GONE_STATUSES = ("rejected", "removed")
+# Refused, taken down, or rejected outright as spam (the Spam tab): removed entirely after retention.
+GONE_STATUSES = ("rejected", "removed", "spam")
 
 
 def _count(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> int:
@@ -64,7 +65,7 @@ def purge_site(conn: sqlite3.Connection, site_id: str, *, ip_before: datetime | 
     if rejected_before is not None:
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS purge_ids (id INTEGER PRIMARY KEY)")
         conn.execute("DELETE FROM purge_ids")
-        conn.execute("INSERT INTO purge_ids SELECT id FROM comments WHERE site_id = ? AND status IN (?, ?) "
+        conn.execute("INSERT INTO purge_ids SELECT id FROM comments WHERE site_id = ? AND status IN (?, ?, ?) "
                      "AND updated_at < ?", (site_id, *GONE_STATUSES, to_ts(rejected_before)))
         counts["comments"] = _count(conn, "SELECT COUNT(*) FROM purge_ids", ())
         linked = "comment_id IN (SELECT id FROM purge_ids)"
