@@ -65,6 +65,11 @@ class Policy:
     # Move a published comment to held once this many readers' reports are open on it (0: never; reported
     # comments stay up until a moderator acts, as in Coral).
     report_hold_threshold: int = 0
+    # Trusted authors: an author (by the keyed hash of the e-mail) with at least this many published comments
+    # on this site and none rejected, removed or spam is published unless a hard signal fires (0: off).
+    trust_after_approved: int = 0
+    # What happens to a comment of an author a moderator blocked: "hold" (the queue) or "reject" (spam).
+    blocked_authors: str = "hold"
 
     def __post_init__(self) -> None:
         # Terms are matched against normalised text, so normalise them the same way once.
@@ -98,6 +103,7 @@ FILE_NAMES = {"moderation_keys": "moderation_terms", "disallowed_keys": "disallo
 _FIELD_OF = {**{f.name: f.name for f in fields(Policy) if f.name not in FILE_NAMES.values()}, **FILE_NAMES}
 # Spam signals only: toxicity, policy review terms and links are a person's call, never an outright rejection.
 REJECTABLE_REASONS = ("spam", "campaign", "honeypot", "too_fast", "policy.disallowed_key")
+BLOCKED_AUTHOR_OUTCOMES = ("hold", "reject")
 
 
 def _policy_from_mapping(raw: Mapping[str, Any], base: Policy, where: str) -> Policy:
@@ -125,6 +131,10 @@ def _policy_from_mapping(raw: Mapping[str, Any], base: Policy, where: str) -> Po
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.5 <= value <= 1.0:
                 raise PolicyError(f"{where}.{key}: a number between 0.5 and 1")
             values[key] = float(value)
+        elif key == "blocked_authors":
+            if value not in BLOCKED_AUTHOR_OUTCOMES:
+                raise PolicyError(f"{where}.{key}: one of {list(BLOCKED_AUTHOR_OUTCOMES)}")
+            values[key] = value
         elif key in ("hold_all", "reject", "shadow"):
             if not isinstance(value, bool):
                 raise PolicyError(f"{where}.{key}: true or false")
@@ -132,7 +142,7 @@ def _policy_from_mapping(raw: Mapping[str, Any], base: Policy, where: str) -> Po
         else:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise PolicyError(f"{where}.{key}: a non-negative number")
-            values[key] = int(value) if key in ("max_links", "report_hold_threshold") else float(value)
+            values[key] = int(value) if key in ("max_links", "report_hold_threshold", "trust_after_approved") else float(value)
     return replace(base, **values)
 
 

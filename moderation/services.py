@@ -35,10 +35,10 @@ from .pipeline.scoring import BatchScores, Scorer, ScoringResult, ScoringUnavail
 from .pipeline.site_model import SiteLearner, SiteModel
 from .policy import Policy
 from .settings import Settings
-from .store import DecisionOutcome, IdempotentResponse, NewComment, ReportOutcome, Store
+from .store import AuthorBlockOutcome, DecisionOutcome, IdempotentResponse, NewComment, ReportOutcome, Store
 from .textnorm import find_urls, normalize
 from .validation import MAX_DB_INT, validate_submission
-from .workflow import Edit, ModeratorAction, ModeratorDecision, TrainingLabel, check_replay
+from .workflow import AuthorStanding, Edit, ModeratorAction, ModeratorDecision, TrainingLabel, check_replay
 
 log = structlog.get_logger(__name__)
 
@@ -79,11 +79,13 @@ async def assess(
     campaigns: CampaignMemory | None = None,
     site_id: str | None = None,
     metrics: Metrics | None = None,
+    author: AuthorStanding | None = None,
 ) -> Assessment:
     """Score ``submission`` (under the policy's classifier timeout) and run every check on it.
 
     ``normalized`` is ``normalize(submission.content)`` when the caller has it. With ``campaigns`` (and
-    ``site_id``), the site's campaign memory is consulted; with ``site``, the site's online head blends in.
+    ``site_id``), the site's campaign memory is consulted; with ``site``, the site's online head blends in;
+    with ``author``, the author's standing on the site (blocked, trusted) counts.
     A classifier that cannot score gives a verdict that holds (``classifier_unavailable``), never an error.
     """
     content_normalized = normalize(submission.content) if normalized is None else normalized
@@ -109,6 +111,7 @@ async def assess(
             now=now,
             scoring=scoring,
             campaign=campaign,
+            author=author,
         )
     )
     return Assessment(verdict, scoring, scoring_error, campaign)
@@ -206,10 +209,11 @@ class Moderation:
         normalized = normalize(submission.content)
         t1 = time.perf_counter()
         stages["normalise"].observe(t1 - t0)
+        email_hash = self.author_hasher.email(submission.author_email)
         assessment = await assess(
             self.scorer, submission, policy, now=now, normalized=normalized,
             site=self.site_learner.for_site(site_id), campaigns=self.campaigns, site_id=site_id,
-            metrics=self.metrics,
+            metrics=self.metrics, author=await self.store.author_standing(site_id, email_hash),
         )
         campaign = assessment.campaign
         assert campaign is not None  # consulted: campaigns and site_id were given
@@ -223,7 +227,7 @@ class Moderation:
             signals=submission_signals(submission, now),
             cluster_id=campaign.cluster_id,
             minhash=campaign.minhash_bytes,
-            email_hash=self.author_hasher.email(submission.author_email),
+            email_hash=email_hash,
             ip_hash=self.author_hasher.ip(submission.author_ip),
         )
         comment, body, replayed = await self.store.insert_comment(
@@ -266,10 +270,13 @@ class Moderation:
         policy = self.policy(site_id)
         now = self.clock()
         normalized = normalize(submission.content)
+        # An edit counts the author's standing as a new comment would (a blocked author's edit is held too).
+        author = (await self.store.author_standing(site_id, self.author_hasher.email(comment.author_email))
+                  if comment.author_email else None)
         assessment = await assess(
             self.scorer, submission, policy, now=now, normalized=normalized,
             site=self.site_learner.for_site(site_id), campaigns=self.campaigns, site_id=site_id,
-            metrics=self.metrics,
+            metrics=self.metrics, author=author,
         )
         outcome = await self.store.edit_comment(site_id, Edit(
             comment_id=comment.id, content=submission.content, author_name=submission.author_name,
@@ -338,6 +345,15 @@ class Moderation:
             except ModerationError as exc:
                 results.append(DecisionResult(decision, exc))
         return results
+
+    async def set_author_block(self, key: ApiKey, comment_id: int, *, block: bool,
+                               note: str | None) -> AuthorBlockOutcome:
+        """Block (or unblock) the author of a comment on the key's site, matched by the keyed hash of the e-mail."""
+        outcome = await self.store.set_author_block(key.site_id, comment_id, block=block, actor=f"key:{key.id}",
+                                                    note=note, now=self.clock())
+        if outcome.changed:
+            log.info("author_block" if block else "author_unblock", comment_id=comment_id, actor=f"key:{key.id}")
+        return outcome
 
     async def report(self, site_id: str, comment_id: int, *, reason: str, note: str | None,
                      reporter: str | None) -> ReportOutcome:

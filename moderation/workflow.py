@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from .domain import Comment, Decision, Evidence, Status, Verdict
-from .errors import DuplicateComment, IdempotencyConflict, StaleRevision, TooManyRequests
+from .errors import Conflict, DuplicateComment, IdempotencyConflict, StaleRevision, TooManyRequests
 from .labels import MODERATOR_SOURCE
 from .policy import REJECTABLE_REASONS, Policy
 
@@ -30,7 +30,12 @@ from .policy import REJECTABLE_REASONS, Policy
 
 
 def rejects(reason: Evidence, policy: Policy) -> bool:
-    """Whether one holding reason meets a reject rule of the site (spam signals only, never toxicity)."""
+    """Whether one holding reason meets a reject rule of the site (spam signals only, never toxicity).
+
+    A blocked author's comment follows the site's ``blocked_authors`` setting alone: the moderator chose it.
+    """
+    if reason.code == AUTHOR_BLOCKED:
+        return reason.hold and policy.blocked_authors == "reject"
     if not policy.reject or not reason.hold or reason.code not in REJECTABLE_REASONS:
         return False
     if reason.code in policy.reject_reasons:
@@ -38,15 +43,77 @@ def rejects(reason: Evidence, policy: Policy) -> bool:
     return reason.code == "spam" and reason.score is not None and reason.score >= policy.reject_spam_score
 
 
-def outcome(reasons: Iterable[Evidence], policy: Policy) -> tuple[Decision, tuple[Evidence, ...]]:
+def outcome(reasons: Iterable[Evidence], policy: Policy,
+            author: AuthorStanding | None = None) -> tuple[Decision, tuple[Evidence, ...]]:
     """Publish when nothing holds; reject (to ``spam``) when a reject rule fires; hold otherwise.
 
-    The reasons that rejected are marked (``reject: true``) so the Spam tab says why.
+    The reasons that rejected are marked (``reject: true``) so the Spam tab says why. A trusted author's
+    comment held only by soft signals is published: those reasons stay on record, marked ``hold: false``,
+    beside an ``author.trusted`` reason saying why.
     """
     marked = tuple(replace(r, reject=True) if rejects(r, policy) else r for r in reasons)
     if any(r.reject for r in marked):
         return Decision.REJECT, marked
+    holding = [r for r in marked if r.hold]
+    if holding and author is not None and trusted(author, policy) and all(r.code in TRUST_OVERRIDES for r in holding):
+        kept = tuple(replace(r, hold=False) if r.hold else r for r in marked)
+        return Decision.PUBLISH, (*kept, trusted_evidence(author, policy))
     return (Decision.HOLD if any(r.hold for r in marked) else Decision.PUBLISH), marked
+
+
+# -- authors: trusted and blocked (by the keyed hash of the e-mail) -------------------------------------------
+
+AUTHOR_BLOCKED = "author.blocked"
+AUTHOR_TRUSTED = "author.trusted"
+# What a trusted author's history outweighs: signals that hold ordinary commenters for a look, not evidence of
+# abuse (a spam score below the reject score, typing fast, links, a review term, classifiers being down).
+# Everything else stays hard: a honeypot, a disallowed term, a known campaign, toxicity, the site's hold-all,
+# a block; and any reason that rejects outright (spam at or above ``reject_spam_score``) is decided first.
+TRUST_OVERRIDES = ("spam", "too_fast", "policy.links", "policy.moderation_key", "classifier_unavailable")
+
+
+@dataclass(frozen=True)
+class AuthorStanding:
+    """What a site already knows of an author (matched on the keyed hash of the e-mail) before a new comment."""
+
+    published: int = 0
+    refused: int = 0  # rejected, removed or spam
+    blocked: bool = False
+
+
+def trusted(author: AuthorStanding, policy: Policy) -> bool:
+    """WordPress's "previously approved" rule, stricter: N published comments and none ever refused."""
+    return (policy.trust_after_approved > 0 and not author.blocked and author.refused == 0
+            and author.published >= policy.trust_after_approved)
+
+
+def trusted_evidence(author: AuthorStanding, policy: Policy) -> Evidence:
+    return Evidence(AUTHOR_TRUSTED, f"A trusted author on this site ({author.published} published, none refused).",
+                    "author", score=float(author.published), threshold=float(policy.trust_after_approved),
+                    hold=False)
+
+
+def blocked_evidence(author: AuthorStanding | None) -> Evidence | None:
+    if author is None or not author.blocked:
+        return None
+    return Evidence(AUTHOR_BLOCKED, "A moderator blocked this author on this site.", "author")
+
+
+AUTHOR_BLOCK = "author_block"
+AUTHOR_UNBLOCK = "author_unblock"
+
+
+def plan_author_block(comment: Comment, email_hash: str | None, *, block: bool, currently_blocked: bool,
+                      actor: str, note: str | None) -> AuditEntry | None:
+    """The audit entry of blocking (or unblocking) the author of ``comment``; None when nothing changes.
+
+    ``Conflict`` when the comment no longer names an author (its personal data was erased)."""
+    if email_hash is None:
+        raise Conflict("This comment's author was erased; there is nobody to block.", code="author_unknown")
+    if block == currently_blocked:
+        return None
+    return audit_entry(comment, actor=actor, action=AUTHOR_BLOCK if block else AUTHOR_UNBLOCK,
+                       to_status=comment.status, label=None, note=note)
 
 
 def shadowed(decision: Decision, policy: Policy) -> tuple[Decision, Decision | None]:

@@ -256,7 +256,8 @@ async def test_store_keeps_rejected_comments_out_of_the_held_queue(store: Store)
     await store.ensure_site("site-a", NOW)
     sub = Submission(article_id="a", author_name="Ani", author_email="ani@example.com", content="slot gacor")
     verdict = Verdict(Decision.REJECT, (replace(SPAM_HIGH, reject=True),), {"spam": 0.995}, "v1")
-    new = NewComment(site_id="site-a", submission=sub, verdict=verdict, content_hash="h", signals={})
+    new = NewComment(site_id="site-a", submission=sub, verdict=verdict, content_hash="h", signals={},
+                     email_hash="h:ani")
     comment, _, _ = await store.insert_comment(new, now=NOW, flood_interval=0, idempotency=None,
                                                render=lambda c: {"id": c.id})
     assert comment.status is Status.SPAM and comment.decision is Decision.REJECT

@@ -76,7 +76,8 @@ async def test_held_comment_is_in_the_queue_with_its_evidence(api: Api, clock: F
     assert set(item["scores"]) >= {"spam", "toxic"}
     assert item["risk"] == pytest.approx(max(item["scores"].values()), abs=1e-4)
     assert item["signals"]["links"] == 3
-    assert item["author_history"] == {"published": 1, "held": 1, "rejected": 0, "removed": 0, "spam": 0}
+    assert item["author_history"] == {"published": 1, "held": 1, "rejected": 0, "removed": 0, "spam": 0,
+                                      "blocked": False}
     assert body["next_cursor"] is None
 
 
@@ -282,7 +283,8 @@ async def test_author_history_counts_decisions(api: Api, clock: FakeClock, mod: 
     await decide(api, mod, second["id"], action="approve", revision=1)
     [item] = (await queue(api, mod))["items"]
     assert item["id"] == third["id"]
-    assert item["author_history"] == {"published": 1, "held": 1, "rejected": 1, "removed": 0, "spam": 0}
+    assert item["author_history"] == {"published": 1, "held": 1, "rejected": 1, "removed": 0, "spam": 0,
+                                      "blocked": False}
 
 
 # -- readers' reports --------------------------------------------------------------------------------------

@@ -83,7 +83,9 @@ def new_comment(*, content: str = "Berita yang bagus.", email: str = "a@example.
     if reasons is None:
         reasons = () if decision is Decision.PUBLISH else (Evidence("spam", "spam", "model:v1", 0.9, 0.5),)
     verdict = Verdict(decision, reasons, scores if scores is not None else {"spam": 0.1, "toxic": 0.2}, version)
-    return NewComment(site_id=site, submission=sub, verdict=verdict, content_hash=content, signals={"links": 0})
+    # A stand-in for the keyed hash the service computes (the queue's author history groups by it).
+    return NewComment(site_id=site, submission=sub, verdict=verdict, content_hash=content, signals={"links": 0},
+                      email_hash=f"h:{email.lower()}", ip_hash=f"h:{ip}" if ip else None)
 
 
 def render(comment: Any) -> dict[str, Any]:
@@ -237,7 +239,8 @@ async def test_queue_lists_held_comments_with_their_evidence(store: Store) -> No
     assert item.comment == held
     assert item.risk == 0.7 and item.reason_kinds == ("policy", "spam")
     assert item.signals == {"links": 0} and item.open_reports == 0 and item.report_reasons == {}
-    assert item.history.to_json() == {"published": 1, "held": 1, "rejected": 0, "removed": 0, "spam": 0}
+    assert item.history.to_json() == {"published": 1, "held": 1, "rejected": 0, "removed": 0, "spam": 0,
+                                      "blocked": False}
     assert (await store.list_queue("site-b", QueueQuery())).items == []
 
 

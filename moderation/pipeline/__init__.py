@@ -15,7 +15,7 @@ def run_checks(ctx: CheckContext) -> Verdict:
         if found is None:
             continue
         reasons.extend(found if isinstance(found, list) else [found])
-    decision, marked = workflow.outcome(reasons, ctx.policy)
+    decision, marked = workflow.outcome(reasons, ctx.policy, ctx.author)
     applied, shadow_decision = workflow.shadowed(decision, ctx.policy)
     scoring = ctx.scoring
     return Verdict(

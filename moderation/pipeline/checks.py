@@ -14,6 +14,7 @@ from ..campaigns import Observation, campaign_details, campaign_message
 from ..domain import Evidence, Submission
 from ..policy import Policy
 from ..textnorm import contains_term, find_urls
+from ..workflow import AuthorStanding, blocked_evidence
 from .scoring import ScoringResult
 
 
@@ -25,6 +26,7 @@ class CheckContext:
     now: datetime
     scoring: ScoringResult | None  # None: the classifiers could not score this comment
     campaign: Observation | None = None  # the site's campaign memory on this comment (None: not consulted)
+    author: AuthorStanding | None = None  # what the site knows of the author (None: not looked up)
 
 
 # Heads whose score holds a comment by default; others only when the policy gives a threshold.
@@ -158,6 +160,11 @@ def campaign(ctx: CheckContext) -> Evidence | None:
     )
 
 
+def blocked_author(ctx: CheckContext) -> Evidence | None:
+    """A moderator blocked this author (by the keyed hash of the e-mail): held, or rejected if the site says so."""
+    return blocked_evidence(ctx.author)
+
+
 def hold_all(ctx: CheckContext) -> Evidence | None:
     """The site reviews every comment before it appears."""
     if ctx.policy.hold_all:
@@ -174,5 +181,6 @@ CHECKS: tuple[Callable[[CheckContext], Evidence | list[Evidence] | None], ...] =
     classifier_unavailable,
     classifier_scores,
     campaign,
+    blocked_author,
     hold_all,
 )

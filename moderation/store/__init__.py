@@ -27,7 +27,7 @@ from ..labels import REASON_KINDS as REASON_KINDS
 from ..labels import REJECT_LABELS as REJECT_LABELS
 from ..settings import DatabaseSettings
 from ..workflow import COMMENT_CREATED as COMMENT_CREATED
-from ..workflow import DEFAULT_WEBHOOK_EVENT_TYPES, Edit
+from ..workflow import DEFAULT_WEBHOOK_EVENT_TYPES, AuthorStanding, Edit
 from ..workflow import STATUS_CHANGED as STATUS_CHANGED
 from ..workflow import ModeratorAction as ModeratorAction
 from ..workflow import ModeratorDecision as ModeratorDecision
@@ -115,6 +115,13 @@ class Store(Protocol):
         now: datetime, hold_threshold: int = 0,
     ) -> ReportOutcome:
         """Record a report; a published comment reaching ``hold_threshold`` open reports is held (0: never)."""
+        ...
+    async def author_standing(self, site_id: str, email_hash: str) -> AuthorStanding:
+        """What the site knows of an author before a new comment: published and refused counts, a block."""
+        ...
+    async def set_author_block(self, site_id: str, comment_id: int, *, block: bool, actor: str, note: str | None,
+                               now: datetime) -> AuthorBlockOutcome:
+        """Block (or unblock) the author of a comment, with its audit entry, in one transaction."""
         ...
     async def edit_comment(self, site_id: str, edit: Edit, *, now: datetime) -> DecisionOutcome:
         """One transaction: the new text, fields and verdict, revision + 1, the audit event with the previous
@@ -247,17 +254,26 @@ class QueueQuery:
 
 @dataclass(frozen=True)
 class AuthorHistory:
-    """What this site already decided about comments from the same e-mail address."""
+    """What this site already decided about comments from the same author (the keyed hash of the e-mail)."""
 
     published: int = 0
     held: int = 0
     rejected: int = 0
     removed: int = 0
     spam: int = 0
+    blocked: bool = False  # a moderator blocked this author on this site
 
-    def to_json(self) -> dict[str, int]:
+    def to_json(self) -> dict[str, Any]:
         return {"published": self.published, "held": self.held, "rejected": self.rejected, "removed": self.removed,
-                "spam": self.spam}
+                "spam": self.spam, "blocked": self.blocked}
+
+
+@dataclass(frozen=True)
+class AuthorBlockOutcome:
+    comment_id: int  # the comment the moderator acted from
+    blocked: bool  # the author's state after the action
+    changed: bool  # False: the author was already in that state (no audit entry written)
+    event_id: int | None
 
 
 @dataclass(frozen=True)

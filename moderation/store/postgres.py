@@ -41,6 +41,7 @@ from ..errors import NotFound
 from ..labels import reason_kind
 from . import (
     AuditEvent,
+    AuthorBlockOutcome,
     CampaignSignature,
     ClusterSummary,
     DecisionOutcome,
@@ -72,6 +73,7 @@ from .rows import (
     audit_event_from_row,
     author_history_from_rows,
     author_match,
+    author_standing_from_rows,
     cluster_from_row,
     comment_from_row,
     delivery_from_row,
@@ -509,11 +511,15 @@ class PostgresStore:
                     ids,
                 ):
                     reports.setdefault(comment_id, {})[reason] = n
+                hashes = sorted({r[-1] for r in rows if r[-1]})
                 history = author_history_from_rows(await conn.fetch(
-                    "SELECT author_email, status, COUNT(*) FROM comments WHERE site_id = $1 "
-                    "AND author_email = ANY($2::text[]) GROUP BY author_email, status",
-                    site_id, sorted({r[5] for r in rows}),
-                ))
+                    "SELECT author_email_hash, status, COUNT(*) FROM comments WHERE site_id = $1 "
+                    "AND author_email_hash = ANY($2::text[]) GROUP BY author_email_hash, status",
+                    site_id, hashes,
+                ), [r[0] for r in await conn.fetch(
+                    "SELECT email_hash FROM author_blocks WHERE site_id = $1 AND email_hash = ANY($2::text[])",
+                    site_id, hashes,
+                )])
         return QueuePage(items=[queue_item_from_row(r, kinds, reports, history) for r in rows], has_more=has_more)
 
     async def queue_counts(self, site_id: str) -> dict[str, Any]:
@@ -568,6 +574,42 @@ class PostgresStore:
                 raise NotFound("No such comment.")
             plan = workflow.plan_decision(comment_from_row(row), int(row[-1]), decision, actor=actor, now=now)
             return await apply_decision_plan(conn, plan, now)
+
+    async def author_standing(self, site_id: str, email_hash: str) -> workflow.AuthorStanding:
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            rows = await conn.fetch("SELECT status, COUNT(*) FROM comments WHERE site_id = $1 "
+                                    "AND author_email_hash = $2 GROUP BY status", site_id, email_hash)
+            blocked = await conn.fetchval("SELECT 1 FROM author_blocks WHERE site_id = $1 AND email_hash = $2",
+                                          site_id, email_hash) is not None
+        return author_standing_from_rows(rows, blocked)
+
+    async def set_author_block(self, site_id: str, comment_id: int, *, block: bool, actor: str, note: str | None,
+                               now: datetime) -> AuthorBlockOutcome:
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(f"SELECT {PG_COMMENT_COLUMNS}, author_email_hash FROM comments "
+                                      "WHERE site_id = $1 AND id = $2 FOR UPDATE", site_id, comment_id)
+            if row is None:
+                raise NotFound("No such comment.")
+            comment, email_hash = comment_from_row(row), row[-1]
+            current = email_hash is not None and await conn.fetchval(
+                "SELECT 1 FROM author_blocks WHERE site_id = $1 AND email_hash = $2", site_id, email_hash
+            ) is not None
+            event = workflow.plan_author_block(comment, email_hash, block=block, currently_blocked=current,
+                                               actor=actor, note=note)
+            if event is None:
+                return AuthorBlockOutcome(comment.id, current, False, None)
+            # Another moderator acting from another comment of the same author may have got there first.
+            if block:
+                changed = affected(await conn.execute(
+                    "INSERT INTO author_blocks (site_id, email_hash, comment_id, actor, note, blocked_at) "
+                    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                    site_id, email_hash, comment.id, actor, note, now))
+            else:
+                changed = affected(await conn.execute(
+                    "DELETE FROM author_blocks WHERE site_id = $1 AND email_hash = $2", site_id, email_hash))
+            if not changed:
+                return AuthorBlockOutcome(comment.id, block, False, None)
+            return AuthorBlockOutcome(comment.id, block, True, await insert_event(conn, event, at=now))
 
     async def edit_comment(self, site_id: str, edit: workflow.Edit, *, now: datetime) -> DecisionOutcome:
         async with self.pool.acquire() as conn, conn.transaction():
@@ -820,7 +862,7 @@ def queue_sql(site_id: str, query: QueueQuery) -> tuple[str, list[Any]]:
     """The page query: filters, keyset pagination on (risk, id) or id, one extra row to see if more follow."""
     params: list[Any] = [site_id, [s.value for s in query.statuses]]
     sql = (
-        f"SELECT {PG_COMMENT_COLUMNS}, risk, open_reports, signals::text FROM comments "
+        f"SELECT {PG_COMMENT_COLUMNS}, risk, open_reports, signals::text, author_email_hash FROM comments "
         "WHERE site_id = $1 AND status = ANY($2::text[])"
     )
 

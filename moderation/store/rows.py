@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any
 
 from ..domain import ApiKey, Comment, Decision, Evidence, Role, Status
+from ..workflow import AuthorStanding
 from . import (
     REASON_KINDS,
     AuditEvent,
@@ -90,9 +91,10 @@ def comment_from_row(row: Any) -> Comment:
 
 def queue_item_from_row(row: Any, kinds: Mapping[int, Iterable[str]], reports: Mapping[int, dict[str, int]],
                         history: Mapping[str, AuthorHistory]) -> QueueItem:
-    """A queue row: the comment columns, then risk, open_reports and signals (JSON text)."""
+    """A queue row: the comment columns, then risk, open_reports, signals (JSON text) and the author's keyed hash."""
     comment = comment_from_row(row)
     extra = len(COMMENT_COLUMNS_LIST)
+    email_hash = row[extra + 3]
     return QueueItem(
         comment=comment,
         risk=float(row[extra]),
@@ -100,7 +102,7 @@ def queue_item_from_row(row: Any, kinds: Mapping[int, Iterable[str]], reports: M
         signals=json.loads(row[extra + 2] or "{}"),
         reason_kinds=tuple(sorted(kinds.get(comment.id, ()))),
         report_reasons=reports.get(comment.id, {}),
-        history=history.get(comment.author_email, AuthorHistory()),
+        history=history.get(email_hash, AuthorHistory()) if email_hash else AuthorHistory(),
     )
 
 
@@ -118,12 +120,27 @@ def queue_counts_json(by_status_rows: Iterable[Any], held_kind_rows: Iterable[An
     }
 
 
-def author_history_from_rows(rows: Iterable[Any]) -> dict[str, AuthorHistory]:
-    """(email, status, n) rows → what the site already decided about each address."""
-    counts: dict[str, dict[str, int]] = {}
-    for email, status, n in rows:
-        counts.setdefault(email, {})[status] = int(n)
-    return {email: AuthorHistory(**by_status) for email, by_status in counts.items()}
+def author_history_from_rows(rows: Iterable[Any], blocked: Iterable[str]) -> dict[str, AuthorHistory]:
+    """(e-mail hash, status, n) rows and the blocked hashes → what the site already decided about each author.
+
+    Grouped by the keyed hash, not the stored address: the address is gone after an erasure and its spelling
+    varies (``Budi@Example.COM``); the hash is normalised and outlives neither more nor less than matching needs."""
+    counts: dict[str, dict[str, Any]] = {}
+    for email_hash, status, n in rows:
+        counts.setdefault(email_hash, {})[status] = int(n)
+    for email_hash in blocked:
+        counts.setdefault(email_hash, {})["blocked"] = True
+    return {email_hash: AuthorHistory(**by_status) for email_hash, by_status in counts.items()}
+
+
+REFUSED_STATUSES = ("rejected", "removed", "spam")
+
+
+def author_standing_from_rows(rows: Iterable[Any], blocked: bool) -> AuthorStanding:
+    """(status, n) rows of one author's comments on a site → their standing before a new comment."""
+    by_status = {status: int(n) for status, n in rows}
+    return AuthorStanding(published=by_status.get("published", 0),
+                          refused=sum(by_status.get(s, 0) for s in REFUSED_STATUSES), blocked=blocked)
 
 
 # -- newest-first listings (audit log, webhook deliveries) ----------------------------------------------

@@ -33,6 +33,7 @@ from ..errors import NotFound
 from ..labels import reason_kind
 from . import (
     AuditEvent,
+    AuthorBlockOutcome,
     AuthorHistory,
     CampaignSignature,
     ClusterSummary,
@@ -64,6 +65,7 @@ from .rows import (
     audit_event_from_row,
     author_history_from_rows,
     author_match,
+    author_standing_from_rows,
     cluster_from_row,
     comment_from_row,
     delivery_from_row,
@@ -587,7 +589,7 @@ class SQLiteStore:
             ids = [r[0] for r in rows]
             kinds = queue_reason_kinds(conn, ids)
             reports = open_report_reasons(conn, ids)
-            history = author_history(conn, site_id, {r[5] for r in rows})
+            history = author_history(conn, site_id, {r[-1] for r in rows if r[-1]})
             return QueuePage(items=[queue_item_from_row(r, kinds, reports, history) for r in rows], has_more=has_more)
 
         return await self._run(list_)
@@ -647,6 +649,40 @@ class SQLiteStore:
             return apply_decision_plan(conn, plan, now)
 
         return await self._write(decide)
+
+    async def author_standing(self, site_id: str, email_hash: str) -> workflow.AuthorStanding:
+        def read(conn: sqlite3.Connection) -> workflow.AuthorStanding:
+            rows = conn.execute("SELECT status, COUNT(*) FROM comments WHERE site_id = ? AND author_email_hash = ? "
+                                "GROUP BY status", (site_id, email_hash)).fetchall()
+            blocked = conn.execute("SELECT 1 FROM author_blocks WHERE site_id = ? AND email_hash = ?",
+                                   (site_id, email_hash)).fetchone() is not None
+            return author_standing_from_rows(rows, blocked)
+
+        return await self._run(read)
+
+    async def set_author_block(self, site_id: str, comment_id: int, *, block: bool, actor: str, note: str | None,
+                               now: datetime) -> AuthorBlockOutcome:
+        def apply(conn: sqlite3.Connection) -> AuthorBlockOutcome:
+            row = conn.execute(f"SELECT {COMMENT_COLUMNS}, author_email_hash FROM comments WHERE site_id = ? AND id = ?",
+                               (site_id, comment_id)).fetchone()
+            if row is None:
+                raise NotFound("No such comment.")
+            comment, email_hash = comment_from_row(row), row[-1]
+            current = email_hash is not None and conn.execute(
+                "SELECT 1 FROM author_blocks WHERE site_id = ? AND email_hash = ?", (site_id, email_hash)
+            ).fetchone() is not None
+            event = workflow.plan_author_block(comment, email_hash, block=block, currently_blocked=current,
+                                               actor=actor, note=note)
+            if event is None:
+                return AuthorBlockOutcome(comment.id, current, False, None)
+            if block:
+                conn.execute("INSERT INTO author_blocks (site_id, email_hash, comment_id, actor, note, blocked_at) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", (site_id, email_hash, comment.id, actor, note, to_ts(now)))
+            else:
+                conn.execute("DELETE FROM author_blocks WHERE site_id = ? AND email_hash = ?", (site_id, email_hash))
+            return AuthorBlockOutcome(comment.id, block, True, insert_event(conn, event, at=to_ts(now)))
+
+        return await self._write(apply)
 
     async def edit_comment(self, site_id: str, edit: workflow.Edit, *, now: datetime) -> DecisionOutcome:
         def apply(conn: sqlite3.Connection) -> DecisionOutcome:
@@ -890,7 +926,8 @@ class SQLiteStore:
 def queue_sql(site_id: str, query: QueueQuery) -> tuple[str, list[Any]]:
     """The page query: filters, keyset pagination on (risk, id) or id, one extra row to see if more follow."""
     marks = ", ".join("?" for _ in query.statuses)
-    sql = f"SELECT {COMMENT_COLUMNS}, risk, open_reports, signals FROM comments WHERE site_id = ? AND status IN ({marks})"
+    sql = (f"SELECT {COMMENT_COLUMNS}, risk, open_reports, signals, author_email_hash FROM comments "
+           f"WHERE site_id = ? AND status IN ({marks})")
     params: list[Any] = [site_id, *(s.value for s in query.statuses)]
     if query.reason == "reported":
         sql += " AND open_reports > 0"
@@ -945,15 +982,18 @@ def open_report_reasons(conn: sqlite3.Connection, ids: list[int]) -> dict[int, d
     return found
 
 
-def author_history(conn: sqlite3.Connection, site_id: str, emails: set[str]) -> dict[str, AuthorHistory]:
-    if not emails:
+def author_history(conn: sqlite3.Connection, site_id: str, email_hashes: set[str]) -> dict[str, AuthorHistory]:
+    if not email_hashes:
         return {}
-    listed = sorted(emails)
+    listed = sorted(email_hashes)
     return author_history_from_rows(conn.execute(
-        f"SELECT author_email, status, COUNT(*) FROM comments WHERE site_id = ? "
-        f"AND author_email IN ({_in_marks(listed)}) GROUP BY author_email, status",
+        f"SELECT author_email_hash, status, COUNT(*) FROM comments WHERE site_id = ? "
+        f"AND author_email_hash IN ({_in_marks(listed)}) GROUP BY author_email_hash, status",
         [site_id, *listed],
-    ))
+    ), [r[0] for r in conn.execute(
+        f"SELECT email_hash FROM author_blocks WHERE site_id = ? AND email_hash IN ({_in_marks(listed)})",
+        [site_id, *listed],
+    )])
 
 
 def apply_decision_plan(conn: sqlite3.Connection, plan: workflow.DecisionPlan, now: datetime) -> DecisionOutcome:

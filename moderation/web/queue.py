@@ -162,6 +162,36 @@ async def _one_of_many(app: web.Application, key: ApiKey, entry: Any) -> dict[st
     return views.decision_result_view(comment_id, decision, outcome)
 
 
+# -- authors: block and unblock (by the keyed hash of the e-mail of a comment's author) ---------------------
+
+
+@routes.put("/v1/comments/{comment_id}/author-block")
+async def block_author(request: web.Request) -> web.Response:
+    """Block the author of this comment on this site: their next comments are held (or rejected, by policy)."""
+    return await _author_block(request, block=True)
+
+
+@routes.delete("/v1/comments/{comment_id}/author-block")
+async def unblock_author(request: web.Request) -> web.Response:
+    """Unblock the author of this comment: their next comments go through the checks as anyone's."""
+    return await _author_block(request, block=False)
+
+
+async def _author_block(request: web.Request, *, block: bool) -> web.Response:
+    key = await require(request, *MODERATORS)
+    comment_id = comment_id_from_path(request)
+    note = None
+    if request.can_read_body:  # the note is optional, and so is a body on DELETE
+        note = (await read_json_object(request)).get("note")
+        if note_problem(note):
+            raise invalid("note", "invalid", f"text of at most {MAX_NOTE} characters, without control characters")
+    outcome = await request.config_dict[MODERATION].set_author_block(
+        key, comment_id, block=block, note=(note or "").strip() or None)
+    request[LOG_FIELDS].update(comment_id=comment_id, author_blocked=outcome.blocked, changed=outcome.changed)
+    return web.json_response({"comment_id": outcome.comment_id, "author_blocked": outcome.blocked,
+                              "changed": outcome.changed, "event_id": outcome.event_id})
+
+
 # -- readers' reports (the site forwards them) -----------------------------------------------------------
 
 
