@@ -206,7 +206,7 @@ async def queue_page(request: web.Request) -> web.Response:
 def _notices(request: web.Request) -> list[tuple[str, int]]:
     """Outcome counts carried in the redirect after a decision (numbers only, never echoed text)."""
     found = []
-    for name in ("done", "stale", "failed", "none"):
+    for name in ("done", "stale", "failed", "none", "blocked", "unblocked"):
         count = parse_id(request.query.get(name, ""))
         if count is not None and count <= 10_000:
             found.append((name, count))
@@ -263,6 +263,27 @@ async def decide_from_page(request: web.Request) -> web.Response:
         back, **{k: v or None for k, v in outcome.items()}, none=1 if not decisions else None,
         pos=position if position.isascii() and position.isdigit() and len(position) <= 9 else None,
     ))
+
+
+@routes.post("/author-block")
+async def author_block_from_page(request: web.Request) -> web.Response:
+    """The block / unblock button of a queue item: "block:<comment id>" or "unblock:<comment id>"."""
+    session = await require_session(request)
+    form = await read_form(request)
+    check_session_csrf(session, form.get("csrf"))
+    action, _, raw_id = str(form.get("author", "")).partition(":")
+    comment_id = parse_id(raw_id)
+    result: dict[str, int | None] = {"failed": 1}
+    if action in ("block", "unblock") and comment_id is not None:
+        try:
+            await request.config_dict[MODERATION].set_author_block(session.api_key, comment_id,
+                                                                   block=action == "block", note=None)
+            result = {"blocked" if action == "block" else "unblocked": 1}
+        except ModerationError:
+            pass  # gone, another site's, or erased: the page says it could not be done
+    request[LOG_FIELDS].update(author_action=action, comment_id=comment_id, failed=result.get("failed"))
+    back = listing_query(parse_qsl(str(form.get("back", ""))))
+    raise web.HTTPSeeOther(listing_url(back, **result))
 
 
 # -- the queue by cluster ------------------------------------------------------------------------------------

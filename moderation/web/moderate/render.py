@@ -102,7 +102,7 @@ class ItemView:
     terms: list[str]
     scores: list[tuple[str, float]]
     risk: float
-    history: dict[str, int]
+    history: dict[str, Any]  # counts by status, and blocked
     open_reports: int
     report_reasons: list[tuple[str, int]]
     links: int | None
