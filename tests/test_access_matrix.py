@@ -174,6 +174,35 @@ async def page_decision(ctx: Ctx, caller: str) -> dict[str, Any]:
     return {"data": {"one": f"approve:{cid}:{rev}", "back": ""}, "comment": cid}
 
 
+async def page_author_block(ctx: Ctx, caller: str) -> dict[str, Any]:
+    cid, _ = await ctx.held_comment()
+    return {"data": {"author": f"block:{cid}", "back": ""}, "comment": cid}
+
+
+async def author_block_of_fresh_comment(ctx: Ctx, caller: str) -> dict[str, Any]:
+    cid, _ = await ctx.held_comment()
+    return {"path": f"/v1/comments/{cid}/author-block", "comment": cid}
+
+
+async def author_unblock_of_fresh_comment(ctx: Ctx, caller: str) -> dict[str, Any]:
+    cid, _ = await ctx.held_comment()
+    await ctx.api.app[STORE].set_author_block(SITE_A, cid, block=True, actor="test", note=None, now=datetime.now(UTC))
+    return {"path": f"/v1/comments/{cid}/author-block", "comment": cid}
+
+
+def author_blocked(ctx: Ctx, comment_id: int) -> bool:
+    with sqlite3.connect(ctx.settings.effective_database_url.removeprefix("sqlite:///")) as conn:
+        return conn.execute("SELECT COUNT(*) FROM author_blocks WHERE comment_id = ?", (comment_id,)).fetchone()[0] > 0
+
+
+async def blocked_only_by_site_a_moderators(ctx: Ctx, caller: str, req: dict[str, Any]) -> None:
+    assert author_blocked(ctx, req["comment"]) is (caller in (MA, AA)), caller
+
+
+async def unblocked_only_by_site_a_moderators(ctx: Ctx, caller: str, req: dict[str, Any]) -> None:
+    assert author_blocked(ctx, req["comment"]) is (caller not in (MA, AA)), caller
+
+
 async def approved_only_by_site_a_moderators(ctx: Ctx, caller: str, req: dict[str, Any]) -> None:
     want = "published" if caller in (MA, AA) else "held"
     assert ctx.status_of(req["comment"]) == want, caller
@@ -267,6 +296,10 @@ ROWS: tuple[Row, ...] = (
     Row("POST", "/v1/comments/{comment_id}/status", "bearer", SITE_OWN_DECISION, site_status_on_fresh_comment,
         approved_only_by_site_a),
     Row("POST", "/v1/decisions", "bearer", MODERATORS_ANY_SITE, bulk_decision, bulk_result),
+    Row("PUT", "/v1/comments/{comment_id}/author-block", "bearer", MODERATORS_OWN_SITE, author_block_of_fresh_comment,
+        blocked_only_by_site_a_moderators),
+    Row("DELETE", "/v1/comments/{comment_id}/author-block", "bearer", MODERATORS_OWN_SITE,
+        author_unblock_of_fresh_comment, unblocked_only_by_site_a_moderators),
     Row("POST", "/v1/comments/{comment_id}/reports", "bearer", SITE_OWN_RESOURCE,
         lambda c, _: _with(comment_path(c, "/reports"), json={"reason": "spam"})),
     Row("GET", "/v1/audit", "bearer", MODERATORS_ANY_SITE,
@@ -296,6 +329,10 @@ ROWS: tuple[Row, ...] = (
         cells(TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, (303, "done=1"), (303, "done=1"),
               TO_SIGN_IN, (303, "failed=1"), (303, "failed=1"), TO_SIGN_IN),
         page_decision, approved_only_by_site_a_moderators),
+    Row("POST", "/moderate/author-block", "session",
+        cells(TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, (303, "blocked=1"), (303, "blocked=1"),
+              TO_SIGN_IN, (303, "failed=1"), (303, "failed=1"), TO_SIGN_IN),
+        page_author_block, blocked_only_by_site_a_moderators),
     Row("GET", "/moderate/clusters", "session",
         cells(TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, TO_SIGN_IN, SIGNED_IN, SIGNED_IN, TO_SIGN_IN,
               SIGNED_IN, SIGNED_IN, TO_SIGN_IN), after=sees_nothing_of_site_a),
