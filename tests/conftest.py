@@ -6,7 +6,7 @@ Nothing here needs ../shared: the models are fitted on the handful of texts belo
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,6 +22,9 @@ from moderation.domain import Role
 from moderation.appkeys import STORE
 from moderation.policy import Policy, PolicyBook
 from moderation.settings import Settings
+from moderation.store import Store, open_store
+
+from .postgres import pg_schema
 
 SPAM = [
     "slot gacor hari ini maxwin daftar sekarang di situs terpercaya",
@@ -92,6 +95,24 @@ def clock() -> FakeClock:
 # sure of its spam texts that the default rules would send them to the spam status instead of the queue.
 # The default rules themselves (reject on) are tested with the product defaults in test_outcomes.py.
 HOLD_ONLY = Policy(reject=False)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """One store per backend, migrated to the latest schema: the contract every backend keeps."""
+    if request.param == "sqlite":
+        backend = open_store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+        await backend.migrate()
+        yield backend
+        await backend.close()
+        return
+    async with pg_schema() as url:
+        backend = open_store(url)
+        await backend.migrate()
+        try:
+            yield backend
+        finally:
+            await backend.close()
 
 
 @pytest.fixture

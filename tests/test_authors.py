@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,16 +10,14 @@ from typing import Any
 
 import pytest
 
-from moderation.appkeys import STORE
 from moderation.domain import Decision, Evidence, Role, Submission, Verdict
 from moderation.errors import Conflict
 from moderation.policy import Policy, PolicyBook, PolicyError, load_policy
 from moderation.settings import Settings
-from moderation.store import NewComment, Store, open_store
+from moderation.store import NewComment, Store
 from moderation.workflow import AuthorStanding, outcome, trusted
 
 from .conftest import HAM, Api, FakeClock, MakeApi
-from .postgres import PG_URL, drop_schema, postgres_available, skip_without_postgres
 
 EMAIL = "budi.santoso@example.co.id"
 LINKY = f"{HAM[1]} https://a.example/1 https://b.example/2 https://c.example/3"
@@ -213,24 +209,6 @@ async def test_trust_is_off_by_default(api: Api, clock: FakeClock) -> None:
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        backend = open_store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
-        await backend.migrate()
-        yield backend
-        await backend.close()
-        return
-    if not await postgres_available():
-        skip_without_postgres()
-    schema = f"authors_{uuid.uuid4().hex[:12]}"
-    backend = open_store(f"{PG_URL}?schema={schema}")
-    try:
-        await backend.migrate()
-        yield backend
-    finally:
-        await backend.close()
-        await drop_schema(schema)
 
 
 async def insert(store: Store, n: int, email_hash: str | None, decision: Decision = Decision.PUBLISH,

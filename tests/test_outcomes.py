@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
-import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +21,6 @@ from moderation.store import ModeratorAction, ModeratorDecision, NewComment, Que
 from moderation.workflow import Edit, outcome
 
 from .conftest import HAM, SPAM, TOXIC, FakeClock, MakeApi
-from .postgres import PG_URL, drop_schema, postgres_available, skip_without_postgres
 
 # -- a judol wave and ordinary comments, written here -------------------------------------------------------
 
@@ -232,24 +229,6 @@ async def test_confirming_spam_rejects_it(make_api: MakeApi, wave_settings: Sett
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        backend = open_store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
-        await backend.migrate()
-        yield backend
-        await backend.close()
-        return
-    if not await postgres_available():
-        skip_without_postgres()
-    schema = f"outcomes_{uuid.uuid4().hex[:12]}"
-    backend = open_store(f"{PG_URL}?schema={schema}")
-    try:
-        await backend.migrate()
-        yield backend
-    finally:
-        await backend.close()
-        await drop_schema(schema)
 
 
 async def test_store_keeps_rejected_comments_out_of_the_held_queue(store: Store) -> None:

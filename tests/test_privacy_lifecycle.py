@@ -25,7 +25,7 @@ from moderation.appkeys import STORE
 from moderation.domain import Decision, Evidence, Role, Submission, Verdict
 from moderation.policy import Policy, PolicyBook
 from moderation.privacy import purge
-from moderation.store import ModeratorAction, ModeratorDecision, NewComment, Store, open_store
+from moderation.store import ModeratorAction, ModeratorDecision, NewComment, Store
 from moderation.store.postgres import PostgresStore
 from moderation.store.sqlite import SQLiteStore
 
@@ -49,21 +49,6 @@ async def security_schema() -> AsyncIterator[str]:
         await drop_schema(schema)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        backend = open_store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
-        await backend.migrate()
-        yield backend
-        await backend.close()
-        return
-    async with security_schema() as url:
-        backend = open_store(url)
-        await backend.migrate()
-        try:
-            yield backend
-        finally:
-            await backend.close()
 
 
 async def snapshot(store: Store) -> dict[str, dict[Any, tuple[Any, ...]]]:

@@ -14,7 +14,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -51,21 +50,6 @@ LATER = NOW + timedelta(hours=1)
 HOOK_URL = "https://site-a.example/hooks/moderation"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        backend = open_store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
-        await backend.migrate()
-        yield backend
-        await backend.close()
-        return
-    async with pg_schema() as url:
-        backend = open_store(url)
-        await backend.migrate()
-        try:
-            yield backend
-        finally:
-            await backend.close()
 
 
 @pytest.fixture
