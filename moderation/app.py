@@ -56,7 +56,7 @@ from .web import (
     site_status,
 )
 from .web.body import close_if_body_unread
-from .web.compat import akismet, akismet_account, perspective
+from .web.compat import akismet, akismet_account, coral, perspective
 from .webhook_targets import GuardedResolver
 from .webhooks import DeliveryConfig, WebhookDispatcher
 
@@ -105,6 +105,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     app.add_subapp(moderate.PREFIX, moderate.create_page_app())
     # Drop-in compatibility: Perspective's comments:analyze and Akismet's comment-check (docs/compat.md).
     app.add_routes(perspective.routes)
+    app.add_routes(coral.routes)  # Coral Talk's External Moderation Phase
     app.add_routes(akismet.routes)
     app.add_routes(akismet_account.routes)
     return app

@@ -70,6 +70,9 @@ class Policy:
     trust_after_approved: int = 0
     # What happens to a comment of an author a moderator blocked: "hold" (the queue) or "reject" (spam).
     blocked_authors: str = "hold"
+    # The signing secrets of the site's Coral Talk External Moderation Phase (Coral's admin shows one; two
+    # while rotating): a request to /v1/compat/coral/moderate must carry a valid X-Coral-Signature of one.
+    coral_signing_secrets: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         # Terms are matched against normalised text, so normalise them the same way once.
@@ -102,6 +105,7 @@ class PolicyBook:
 FILE_NAMES = {"moderation_keys": "moderation_terms", "disallowed_keys": "disallowed_terms"}
 _FIELD_OF = {**{f.name: f.name for f in fields(Policy) if f.name not in FILE_NAMES.values()}, **FILE_NAMES}
 # Spam signals only: toxicity, policy review terms and links are a person's call, never an outright rejection.
+MIN_SECRET_CHARS = 16  # Coral's own are "ssc_" + 64 hex digits or more
 REJECTABLE_REASONS = ("spam", "campaign", "honeypot", "too_fast", "policy.disallowed_key")
 BLOCKED_AUTHOR_OUTCOMES = ("hold", "reject")
 
@@ -127,6 +131,12 @@ def _policy_from_mapping(raw: Mapping[str, Any], base: Policy, where: str) -> Po
                 raise PolicyError(f"{where}.{key}: a list of spam reason codes among {list(REJECTABLE_REASONS)} "
                                   "(toxicity never rejects outright)")
             values[key] = tuple(value)
+        elif key == "coral_signing_secrets":
+            if not isinstance(value, list) or not all(isinstance(v, str) and len(v.strip()) >= MIN_SECRET_CHARS
+                                                      for v in value):
+                raise PolicyError(f"{where}.{key}: a list of Coral signing secrets (each at least "
+                                  f"{MIN_SECRET_CHARS} characters)")
+            values[key] = tuple(v.strip() for v in value)
         elif key == "reject_spam_score":
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.5 <= value <= 1.0:
                 raise PolicyError(f"{where}.{key}: a number between 0.5 and 1")

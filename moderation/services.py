@@ -288,6 +288,15 @@ class Moderation:
             self.wake_webhooks()
         return outcome
 
+    async def edit_latest(self, site_id: str, submission: Submission, *, lang: str) -> DecisionOutcome | None:
+        """Edit the author's newest comment on the article into ``submission``'s text, for clients that name
+        no comment of ours (Coral's EDIT). None when this author has no comment there."""
+        comment_id = await self.store.latest_author_comment(
+            site_id, submission.article_id, self.author_hasher.email(submission.author_email))
+        if comment_id is None:
+            return None
+        return await self.edit(site_id, comment_id, {"content": submission.content}, lang=lang)
+
     async def check_text(self, site_id: str, submission: Submission) -> Assessment:
         """The verdict a comment would get under the site's policy, storing nothing (Akismet's comment-check)."""
         return await assess(self.scorer, submission, self.policy(site_id), now=self.clock(), metrics=self.metrics)

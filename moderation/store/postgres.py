@@ -245,6 +245,14 @@ class PostgresStore:
         )
         return row is not None
 
+    async def latest_author_comment(self, site_id: str, article_id: str, email_hash: str) -> int | None:
+        found = await self.pool.fetchval(
+            "SELECT id FROM comments WHERE site_id = $1 AND article_id = $2 AND author_email_hash = $3 "
+            "ORDER BY id DESC LIMIT 1",
+            site_id, article_id, email_hash,
+        )
+        return None if found is None else int(found)
+
     async def find_idempotent(self, site_id: str, key: str) -> IdempotentResponse | None:
         row = await self.pool.fetchrow(
             "SELECT request_hash, comment_id, response_status, response_body::text FROM idempotency_keys "

@@ -303,6 +303,16 @@ class SQLiteStore:
         )
         return row is not None
 
+    async def latest_author_comment(self, site_id: str, article_id: str, email_hash: str) -> int | None:
+        row = await self._run(
+            lambda conn: conn.execute(
+                "SELECT id FROM comments WHERE site_id = ? AND article_id = ? AND author_email_hash = ? "
+                "ORDER BY id DESC LIMIT 1",
+                (site_id, article_id, email_hash),
+            ).fetchone()
+        )
+        return None if row is None else int(row[0])
+
     async def find_idempotent(self, site_id: str, key: str) -> IdempotentResponse | None:
         def find(conn: sqlite3.Connection) -> IdempotentResponse | None:
             row = conn.execute(

@@ -42,6 +42,31 @@ def detect_language(text: str) -> str:
     return "en" if english > indonesian else "id"
 
 
+def clear_language(text: str) -> str | None:
+    """The language when the function words leave no doubt (at least three, twice as many as the other's
+    count), else None: a guess strong enough to overrule the language a client sent."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    english = sum(w in _EN_WORDS for w in words)
+    indonesian = sum(w in _ID_WORDS for w in words)
+    if indonesian >= 3 and indonesian >= 2 * english:
+        return "id"
+    if english >= 3 and english >= 2 * indonesian:
+        return "en"
+    return None
+
+
+def effective_languages(asked: list[str] | None, text: str) -> list[str]:
+    """The languages a text is scored as. A single asked language gives way to a clear guess: Coral sends
+    ``["en"]`` for every tenant whose locale Perspective lacks (Indonesian among them)."""
+    if not asked:
+        return [detect_language(text)]
+    languages = [normalise_language(x) for x in asked]
+    clear = clear_language(text)
+    if len(languages) == 1 and clear is not None and clear != languages[0]:
+        return [clear]
+    return languages
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Sentence spans ``[begin, end)`` in code points, trailing spaces excluded."""
     spans = []

@@ -25,8 +25,21 @@ from ...pipeline.scoring import ScoringUnavailable
 from ...validation import MAX_CONTENT_BYTES, text_problem
 from ..body import parse_json, read_body
 from .common import authenticate_site, is_true
-from .language import SUPPORTED_LANGUAGES, detect_language, normalise_language, sentence_spans
-from .perspective_attributes import ATTRIBUTES, PERSPECTIVE_ATTRIBUTES, Scores, resolve, suggested_label
+from .language import (
+    SUPPORTED_LANGUAGES,
+    detect_language,
+    effective_languages,
+    normalise_language,
+    sentence_spans,
+)
+from .perspective_attributes import (
+    ATTRIBUTES,
+    PERSPECTIVE_ATTRIBUTES,
+    Scores,
+    context_reason,
+    resolve,
+    suggested_label,
+)
 from .perspective_discovery import API_VERSION, discovery_document
 from .perspective_errors import PerspectiveError, invalid, perspective_errors
 
@@ -118,7 +131,8 @@ async def analyze(request: web.Request) -> web.Response:
 
     asked_languages = _languages(data)
     detected = detect_language(text)
-    languages = [normalise_language(x) for x in asked_languages] if asked_languages else [detected]
+    languages = effective_languages(asked_languages, text)
+    overruled = asked_languages is not None and languages != [normalise_language(x) for x in asked_languages]
 
     service = request.config_dict[MODERATION]
     heads = service.scorer.heads
@@ -177,12 +191,13 @@ async def analyze(request: web.Request) -> web.Response:
 
     answer: dict[str, Any] = {
         "attributeScores": attribute_scores,
-        "languages": asked_languages or [detected],
+        # The asked languages echoed, as Perspective does, unless the text was clearly in another one.
+        "languages": languages if overruled or not asked_languages else asked_languages,
         "detectedLanguages": [detected],
     }
     if data.get("clientToken") is not None:
         answer["clientToken"] = data["clientToken"]
-    request[LOG_FIELDS].update(model_version=batch.version, attributes=sorted(plan))
+    request[LOG_FIELDS].update(model_version=batch.version, attributes=sorted(plan), languages=languages)
     return web.json_response(answer)
 
 
@@ -223,7 +238,7 @@ async def suggestscore(request: web.Request) -> web.Response:
         if base not in PERSPECTIVE_ATTRIBUTES and base not in ATTRIBUTES and base.lower() not in heads:
             raise invalid(f"Unknown requested attribute: {name}")
         values[base] = _suggested_value(str(name), raw)
-    label = suggested_label(values)
+    label = suggested_label(values, context_reason(data.get("context")))
     community = data.get("communityId")
     if community is not None and (not isinstance(community, str) or text_problem(community)):
         raise invalid("Invalid value at 'community_id': expected a string without control characters.")

@@ -8,6 +8,9 @@ become one training label (``suggested_label``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
 
 from ...labels import HAM, SPAM, TOXIC
 
@@ -70,11 +73,43 @@ def resolve(name: str, heads: tuple[str, ...]) -> Callable[[Scores], float | Non
     return None
 
 
-def suggested_label(values: Mapping[str, float]) -> str:
+# Why a client rejected a comment, as it may say in the request's context (a JSON entry with a reason or
+# rejection reason): Coral's rejection reason codes, its detected-flag reasons, and plain words.
+SPAM_REJECTIONS = frozenset({"SPAM", "AD", "ADVERTISING", "COMMENT_DETECTED_SPAM", "JUDOL", "GAMBLING"})
+TOXIC_REJECTIONS = frozenset({"TOXIC", "TOXICITY", "ABUSIVE", "OFFENSIVE", "HARASSMENT_BULLYING", "HATE_SPEECH",
+                              "COMMENT_DETECTED_TOXIC"})
+REASON_KEYS = ("reason", "rejectionReason", "rejection_reason", "moderationReason", "flagReason")
+
+
+def context_reason(context: Any) -> str | None:
+    """``spam`` or ``toxic`` when a context entry says why the comment was rejected, else None."""
+    entries = context.get("entries") if isinstance(context, Mapping) else None
+    for entry in entries if isinstance(entries, list) else []:
+        raw = entry.get("text") if isinstance(entry, Mapping) else None
+        if not isinstance(raw, str) or "{" not in raw:
+            continue
+        try:
+            parsed = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        for key in REASON_KEYS if isinstance(parsed, Mapping) else ():
+            value = parsed.get(key)
+            code = value.get("code") if isinstance(value, Mapping) else value
+            if isinstance(code, str) and code.strip().upper() in SPAM_REJECTIONS:
+                return SPAM
+            if isinstance(code, str) and code.strip().upper() in TOXIC_REJECTIONS:
+                return TOXIC
+    return None
+
+
+def suggested_label(values: Mapping[str, float], reason: str | None = None) -> str:
     """One training label from suggested scores: spam if a spam attribute is ≥ 0.5, else toxic if any
-    other is, else ham (Coral sends TOXICITY 0 for an approved comment and 1 for a rejected one)."""
+    other is, else ham (Coral sends TOXICITY 0 for an approved comment and 1 for a rejected one).
+
+    ``reason`` (from the request's context) says which a rejection was: a rejection for spam scored as
+    TOXICITY 1 is a spam label, not a toxic one."""
     if any(v >= 0.5 for name, v in values.items() if name in SPAM_ATTRIBUTES):
         return SPAM
     if any(v >= 0.5 for name, v in values.items() if name not in SPAM_ATTRIBUTES):
-        return TOXIC
+        return SPAM if reason == SPAM else TOXIC
     return HAM
