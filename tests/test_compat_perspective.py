@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import sqlite3
 from typing import Any
 
@@ -259,11 +260,11 @@ async def test_indonesian_insult_scores_high_toxicity_and_ham_low(api: Api) -> N
 
 async def test_coral_request_shape_with_en_fallback_for_indonesian(api: Api) -> None:
     # Coral Talk sends languages ["en"] for an id-ID tenant (its language map has no Indonesian) and
-    # doNotStore; we score Indonesian anyway and report what we detected.
+    # doNotStore; the text is clearly Indonesian, so it is scored and reported as Indonesian.
     status, body = await analyze(api, {"comment": {"text": INSULT_ID}, "doNotStore": True,
                                        "requestedAttributes": {"TOXICITY": {}}, "languages": ["en"]})
     assert status == 200
-    assert body["languages"] == ["en"] and body["detectedLanguages"] == ["id"]
+    assert body["languages"] == ["id"] and body["detectedLanguages"] == ["id"]
     assert body["attributeScores"]["TOXICITY"]["summaryScore"]["value"] > 0.5
 
 
@@ -387,3 +388,59 @@ async def test_googleapiclient_drives_analyze_and_suggestscore(
     assert suggested == {"clientToken": "t-1"}
     assert error_status == 400
     assert [(row[2], row[3]) for row in labels(settings)] == [("toxic", "perspective.suggestscore")]
+
+
+# --- Coral's requests: languages ["en"] for Indonesian tenants, rejections for spam ------------------------
+# Coral (coralproject/talk server/src/core/server/services/perspective/perspective.ts, convertLanguage and
+# formatBody) sends languages: ["en"] for every locale Perspective lacks, and suggestscore
+# attributeScores {TOXICITY: {summaryScore: {value: 1}}} for every rejected comment.
+
+
+async def test_coral_en_for_clearly_indonesian_text_is_scored_as_indonesian(api: Api) -> None:
+    text = "Dasar pemerintah tidak becus, jalan di kampung kami sudah rusak dan belum juga diperbaiki."
+    status, body = await analyze(api, {"comment": {"text": text}, "languages": ["en"],
+                                       "requestedAttributes": {"TOXICITY": {}}})
+    assert status == 200
+    assert body["languages"] == ["id"] and body["detectedLanguages"] == ["id"]
+
+
+async def test_asked_language_kept_for_text_that_is_not_clearly_another(api: Api) -> None:
+    for text, asked in (("What kind of idiot name is foo?", ["en"]), ("ok banget", ["en"]),
+                        ("Terima kasih, ini the best", ["id"])):
+        status, body = await analyze(api, {"comment": {"text": text}, "languages": asked,
+                                           "requestedAttributes": {"TOXICITY": {}}})
+        assert status == 200
+        assert body["languages"] == asked, text
+
+
+def coral_suggest(text: str, rejected: bool, **context: Any) -> dict[str, Any]:
+    entry = {"url": "https://news.example.id/a?commentID=c1", "reply_to_id_Coral_comment_id": None,
+             "Coral_comment_id": "c1", **context}
+    return {"comment": {"text": text}, "context": {"entries": [{"text": json.dumps(entry)}]},
+            "attributeScores": {"TOXICITY": {"summaryScore": {"value": 1 if rejected else 0}}},
+            "languages": ["en"], "communityId": "Coral:https://komentar.news.example.id",
+            "clientToken": "comment:c1"}
+
+
+@pytest.mark.parametrize("context, label", [
+    ({}, "toxic"),  # Coral as it is: a rejection says nothing of why
+    ({"rejectionReason": {"code": "SPAM"}}, "spam"),
+    ({"rejectionReason": {"code": "AD"}}, "spam"),
+    ({"reason": "COMMENT_DETECTED_SPAM"}, "spam"),
+    ({"rejectionReason": {"code": "ABUSIVE"}}, "toxic"),
+])
+async def test_suggestscore_rejection_reason_in_context_picks_the_label(api: Api, settings: Settings,
+                                                                       context: dict[str, Any], label: str) -> None:
+    key = await api.key()
+    resp = await api.client.post(SUGGEST, params={"key": key}, json=coral_suggest(JUDOL, True, **context))
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json()) == {"clientToken": "comment:c1"}
+    assert labels(settings)[-1][1:3] == (JUDOL, label)
+
+
+async def test_suggestscore_approval_stays_ham_whatever_the_context(api: Api, settings: Settings) -> None:
+    key = await api.key()
+    resp = await api.client.post(SUGGEST, params={"key": key},
+                                 json=coral_suggest(HAM_ID, False, rejectionReason={"code": "SPAM"}))
+    assert resp.status == 200
+    assert labels(settings)[-1][2] == "ham"
