@@ -21,6 +21,9 @@ site A and of site B, and an operator key. The rule the table states:
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import re
 import secrets
 import sqlite3
@@ -75,6 +78,7 @@ MODERATORS_ANY_SITE = cells(401, 401, 401, 401, 403, 200, 200, 403, 200, 200, 40
 MODERATORS_OWN_SITE = cells(401, 401, 401, 401, 403, 200, 200, 403, 404, 404, 403)
 SITE_OWN_RESOURCE = cells(401, 401, 401, 401, 201, 403, 403, 404, 403, 403, 403)
 SITE_OWN_DECISION = cells(401, 401, 401, 401, 200, 403, 403, 404, 403, 403, 403)
+SITE_CORAL = cells(401, 401, 401, 401, 200, 403, 403, 200, 403, 403, 403)
 PERSPECTIVE = cells(403, 400, 400, 400, 200, 403, 403, 200, 403, 403, 403)
 # Rollback with nothing promoted before: an operator gets past the key check to 409 nothing_to_roll_back.
 OPERATOR_ROLLBACK = cells(401, 401, 401, 401, 403, 403, 403, 403, 403, 403, 409)
@@ -232,6 +236,33 @@ async def audit_of_site_a_only_to_site_a(ctx: Ctx, caller: str, req: dict[str, A
         assert (len(items) > 0) == (caller in (MA, AA)), (caller, items)
 
 
+CORAL_SECRETS = {SITE_A: "ssc_" + "a" * 64, SITE_B: "ssc_" + "b" * 64}
+
+
+async def coral_phase_request(ctx: Ctx, caller: str) -> dict[str, Any]:
+    """Coral's External Moderation request, signed with the secret of the caller's site (site A for callers
+    of no site): a valid signature never lets a key of the wrong role or no key through."""
+    text = f"Komentar {MARK} lewat Coral {secrets.token_hex(4)}, semoga banjir cepat surut."
+    body = json.dumps({"action": "NEW", "comment": {"body": text, "parentID": None},
+                       "author": {"id": secrets.token_hex(6), "role": "COMMENTER"},
+                       "story": {"id": "story-1", "url": "https://a.example/story-1"}, "site": {"id": "s1"},
+                       "tenantID": "t1", "tenantDomain": "a.example"}, indent=2).encode()
+    secret = CORAL_SECRETS[SITE_B if caller in SITE_B_CALLERS else SITE_A]
+    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {"data": body, "headers": {"Content-Type": "application/json", "X-Coral-Signature": signature},
+            "text_sent": text}
+
+
+async def coral_stored_only_for_site_keys(ctx: Ctx, caller: str, req: dict[str, Any]) -> None:
+    with sqlite3.connect(ctx.settings.effective_database_url.removeprefix("sqlite:///")) as conn:
+        sites = [r[0] for r in conn.execute("SELECT site_id FROM comments WHERE content = ?", (req["text_sent"],))]
+    assert sites == ({SA: [SITE_A], SB: [SITE_B]}.get(caller, [])), caller
+    if caller == SA:  # site A's policy holds everything: plain pre-moderation, no detector's flag
+        assert req["body"] == {"status": "PREMOD", "actions": []}
+    if caller == SB:
+        assert req["body"] == {}
+
+
 async def signature_of_site_a(ctx: Ctx, caller: str) -> dict[str, Any]:
     """A fresh learned signature of site A (as a moderator's spam rejection would leave it)."""
     from datetime import timedelta
@@ -349,6 +380,7 @@ ROWS: tuple[Row, ...] = (
     Row("*", "/v1alpha1/comments:suggestscore", "query", PERSPECTIVE,
         lambda c, _: _json({"comment": {"text": "slot gacor"},
                             "attributeScores": {"SPAM": {"summaryScore": {"value": 1}}}})),
+    Row("POST", "/v1/compat/coral/moderate", "query", SITE_CORAL, coral_phase_request, coral_stored_only_for_site_keys),
     Row("GET", "/$discovery/rest", "public", public(), lambda c, _: _query("/$discovery/rest?version=v1alpha1")),
     Row("*", "/1.1/verify-key", "form-key", akismet("valid"), lambda c, _: _form({"blog": "https://a.example"})),
     Row("*", "/1.1/comment-check", "form", akismet("false"),
@@ -471,11 +503,13 @@ async def call(ctx: Ctx, row: Row, caller: str, method: str) -> dict[str, Any]:
     key = ctx.keys[caller]
     headers: dict[str, str] = {}
     params: dict[str, str] = {}
-    data: dict[str, str] | None = dict(req["data"]) if "data" in req else None
+    # A raw body (bytes) is sent as it is: a signed body must reach the service byte for byte.
+    data: Any = (req["data"] if isinstance(req["data"], bytes) else dict(req["data"])) if "data" in req else None
     if row.how in ("public", "bearer", "session") and key is not None:
         headers["Authorization"] = key if caller == BAD else f"Bearer {key}"
     if row.how == "query" and key is not None:
         params["key"] = key
+    headers.update(req.get("headers", {}))
     if row.how in ("form", "form-key"):
         data = data or {}
         if key is not None:
@@ -516,7 +550,10 @@ def matches(cell: Cell, req: dict[str, Any], head: bool) -> bool:
 
 @pytest.fixture
 async def ctx(make_api: MakeApi, settings: Settings, clock: FakeClock) -> Ctx:
-    settings = replace(settings, policy=PolicyBook(sites={SITE_A: Policy(hold_all=True)}))
+    settings = replace(settings, policy=PolicyBook(sites={
+        SITE_A: Policy(hold_all=True, coral_signing_secrets=(CORAL_SECRETS[SITE_A],)),
+        SITE_B: Policy(coral_signing_secrets=(CORAL_SECRETS[SITE_B],)),
+    }))
     api = await make_api(settings)
     keys: dict[str, str | None] = {
         NONE: None,

@@ -15,9 +15,11 @@ import pytest
 from aiohttp import ClientResponse
 
 from moderation.domain import Role
+from moderation.settings import Settings
 from moderation.web.openapi import load_description
 
-from .conftest import Api, FakeClock, valid_comment
+from .conftest import Api, FakeClock, MakeApi, valid_comment
+from .test_compat_coral import JUDOL, PATH, SECRET, coral_body, coral_request, coral_settings, coral_signature
 
 DOC = json.loads(load_description())
 
@@ -207,6 +209,32 @@ async def test_compat_answers_conform(api: Api, conf: Conformance) -> None:
     assert await conf.check(await c.post("/1.1/verify-key", data={"key": site}), "POST", "/1.1/verify-key") == "valid"
     for path in ("/1.1/submit-spam", "/1.1/submit-ham"):
         await conf.check(await c.post(path, data={"api_key": site, "comment_content": "teks"}), "POST", path)
+
+
+async def test_coral_answers_conform(make_api: MakeApi, settings: Settings, clock: FakeClock,
+                                     conf: Conformance) -> None:
+    api = await make_api(coral_settings(settings))
+    site = await api.key(Role.SITE)
+
+    async def post(request: dict[str, Any] | bytes, *, key: str | None = site, signature: bool = True) -> Any:
+        body = request if isinstance(request, bytes) else coral_body(request)
+        headers = {"Content-Type": "application/json"}
+        if signature:
+            headers["X-Coral-Signature"] = coral_signature(body, SECRET)
+        clock.advance(60)
+        resp = await api.client.post(PATH, params={"key": key} if key else {}, data=body, headers=headers)
+        return await conf.check(resp, "POST", PATH)
+
+    assert await post(coral_request("Semoga banjir cepat surut dan warga bisa kembali ke rumah.")) == {}
+    assert (await post(coral_request(JUDOL, author="u2")))["actions"]
+    await post(coral_request(JUDOL, author="u2", action="EDIT"))
+    await post(coral_request(JUDOL), signature=False)  # 401
+    await post(coral_request(JUDOL), key=None)  # 401
+    await post(coral_request(JUDOL, action="DELETE"))  # 422
+    await post(b"[]")  # 400
+    other = await api.key(Role.SITE, site="tanpa-coral")
+    await post(coral_request(JUDOL), key=other)  # 403: no secret for this site
+    assert {s for _, _, s in conf.seen} == {"200", "400", "401", "403", "422"}
 
 
 async def test_page_answers_conform(api: Api, conf: Conformance) -> None:

@@ -173,7 +173,7 @@ def test_schemathesis_finds_no_server_error_and_no_broken_answer(live_server: Li
     admin = live_server.create_key(Role.ADMIN)
     config = write_config(tmp_path / "schemathesis.toml", {
         "siteKey": site, "moderatorKey": moderator, "adminKey": admin,
-        "perspectiveKey": site, "googApiKey": site, "akismetKey": site,
+        "perspectiveKey": site, "googApiKey": site, "akismetKey": site, "coralKey": site,
         "moderatorSession": sign_in(live_server.port, moderator),
     })
     report = tmp_path / "report"
