@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from moderation.domain import Role
-from moderation.policy import Policy, PolicyBook
+from moderation.policy import Policy, PolicyBook, PolicyError, load_policy
 from moderation.settings import Settings
 
 from .conftest import HOLD_ONLY, Api, FakeClock, MakeApi
@@ -280,3 +280,19 @@ async def test_a_body_that_is_not_a_json_object_is_400(coral_api: Api, settings:
     status, answer, _ = await send(coral_api, raw)
     assert status == 400, answer
     assert stored(settings) == []
+
+
+# --- the policy file ---------------------------------------------------------------------------------------
+
+
+def test_policy_file_reads_coral_secrets_and_never_prints_them(tmp_path: Any) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text(f'[sites."kompas"]\ncoral_signing_secrets = ["{SECRET}", " {OLD_SECRET} "]\n', encoding="utf-8")
+    book = load_policy(path)
+    assert book.for_site("kompas").coral_signing_secrets == (SECRET, OLD_SECRET)
+    assert book.for_site("other").coral_signing_secrets == ()
+    assert SECRET not in repr(book)
+    for bad in ('"ssc_short"', '[""]', '["ssc_short"]', f'[1, "{SECRET}"]'):
+        path.write_text(f'[sites."kompas"]\ncoral_signing_secrets = {bad}\n', encoding="utf-8")
+        with pytest.raises(PolicyError, match="coral_signing_secrets"):
+            load_policy(path)

@@ -111,6 +111,25 @@ async def test_insert_and_read_back(store: Store) -> None:
     assert not await store.parent_exists("site-a", "art-2", comment.id)
 
 
+async def test_latest_author_comment_on_an_article(store: Store) -> None:
+    # Coral's EDIT names no comment: the author's newest comment on the story is the one edited.
+    await store.ensure_site("site-a", NOW)
+    await store.ensure_site("site-b", NOW)
+
+    def by(email_hash: str, **kw: Any) -> NewComment:
+        return replace(new_comment(**kw), email_hash=email_hash)
+
+    first, _, _ = await insert(store, by("hash-1", content="satu"))
+    second, _, _ = await insert(store, by("hash-1", content="dua"), at=NOW + timedelta(minutes=1))
+    await insert(store, by("hash-1", content="tiga", article="art-2"), at=NOW + timedelta(minutes=2))
+    await insert(store, by("hash-2", content="empat"), at=NOW + timedelta(minutes=3))
+    await insert(store, by("hash-1", content="lima", site="site-b"), at=NOW + timedelta(minutes=4))
+    assert first.id < second.id
+    assert await store.latest_author_comment("site-a", "art-1", "hash-1") == second.id
+    assert await store.latest_author_comment("site-a", "art-3", "hash-1") is None
+    assert await store.latest_author_comment("site-a", "art-1", "hash-9") is None
+
+
 async def test_duplicate_then_flood(store: Store) -> None:
     await store.ensure_site("site-a", NOW)
     first, _, _ = await insert(store, new_comment(ip="203.0.113.1"))
