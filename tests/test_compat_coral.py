@@ -146,6 +146,17 @@ async def test_new_judol_is_rejected_under_the_reject_rules(make_api: MakeApi, s
     assert stored(settings) == [(int(comment_id or 0), JUDOL, "spam", 1)]
 
 
+async def test_shadow_mode_answers_no_opinion_and_records_the_would_be_hold(make_api: MakeApi,
+                                                                           settings: Settings) -> None:
+    api = await make_api(coral_settings(settings, shadow=True))
+    status, answer, comment_id = await send(api, coral_request(JUDOL))
+    assert (status, answer) == (200, {})
+    path = settings.effective_database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        row = conn.execute("SELECT status, shadow_decision FROM comments WHERE id = ?", (int(comment_id or 0),)).fetchone()
+    assert row == ("published", "hold")
+
+
 async def test_html_format_body_is_scored_as_text_with_its_link_target(coral_api: Api, settings: Settings) -> None:
     # The phase's format HTML sends comment.body as Coral stores it (external.ts: phase.format === HTML).
     html = "<p>Info menarik &amp; terpercaya</p><p>cek <a href=\"https://gacor88.example/slot\">di sini</a></p>"
