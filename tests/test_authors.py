@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,8 @@ from moderation.domain import Decision, Evidence, Role, Submission, Verdict
 from moderation.errors import Conflict
 from moderation.policy import Policy, PolicyBook, PolicyError, load_policy
 from moderation.settings import Settings
-from moderation.store import NewComment, Store
+from moderation.store import NewComment, Store, open_store
+from moderation.store.sqlite import AUTHOR_STANDING_SQL
 from moderation.workflow import AuthorStanding, outcome, trusted
 
 from .conftest import HAM, Api, FakeClock, MakeApi
@@ -248,3 +250,14 @@ async def test_store_refuses_to_block_an_erased_author(store: Store) -> None:
     erased = await insert(store, 1, None)
     with pytest.raises(Conflict):
         await store.set_author_block("site-a", erased, block=True, actor="key:1", note=None, now=NOW)
+
+
+async def test_the_author_standing_read_uses_the_authors_own_rows_on_sqlite(tmp_path: Path) -> None:
+    # Read on every submission: a plan over every comment of the site made each submission slower as the
+    # site grew (the index the planner preferred serves the GROUP BY, not the author).
+    backend = open_store(f"sqlite:///{tmp_path / 'plan.sqlite3'}")
+    await backend.migrate()
+    await backend.close()
+    with sqlite3.connect(tmp_path / "plan.sqlite3") as conn:
+        plan = " ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + AUTHOR_STANDING_SQL, ("s", "h")))
+    assert "comments_by_email_hash (site_id=? AND author_email_hash=?)" in plan, plan

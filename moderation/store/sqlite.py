@@ -101,6 +101,12 @@ def create_private_file(path: Path) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
+# Every submission reads its author's standing. Without statistics SQLite's planner prefers an index that
+# serves the GROUP BY (comments_queue_risk: every comment of the site) over the author's own rows, which
+# made each submission scan the whole site (bench/RESULTS.md, 2026-12-02 16:31): name the index.
+AUTHOR_STANDING_SQL = ("SELECT status, COUNT(*) FROM comments INDEXED BY comments_by_email_hash "
+                       "WHERE site_id = ? AND author_email_hash = ? GROUP BY status")
+
 class SQLiteStore:
     def __init__(self, path: str, *, on_commit: Callable[[int], None] | None = None) -> None:
         self.path = Path(path)
@@ -662,8 +668,7 @@ class SQLiteStore:
 
     async def author_standing(self, site_id: str, email_hash: str) -> workflow.AuthorStanding:
         def read(conn: sqlite3.Connection) -> workflow.AuthorStanding:
-            rows = conn.execute("SELECT status, COUNT(*) FROM comments WHERE site_id = ? AND author_email_hash = ? "
-                                "GROUP BY status", (site_id, email_hash)).fetchall()
+            rows = conn.execute(AUTHOR_STANDING_SQL, (site_id, email_hash)).fetchall()
             blocked = conn.execute("SELECT 1 FROM author_blocks WHERE site_id = ? AND email_hash = ?",
                                    (site_id, email_hash)).fetchone() is not None
             return author_standing_from_rows(rows, blocked)
