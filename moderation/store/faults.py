@@ -63,15 +63,19 @@ class GuardedStore:
         attr = getattr(self.inner, name)
         if name in UNBOUNDED or not inspect.iscoroutinefunction(attr):
             return attr
-        return self._guard(name, attr)
+        # Built once per method name (store calls are on every request's path); the backend's method
+        # itself is looked up at each call, so a replaced method is the one that runs.
+        guarded = self._guard(name)
+        self.__dict__[name] = guarded
+        return guarded
 
-    def _guard(self, name: str, method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    def _guard(self, name: str) -> Callable[..., Awaitable[Any]]:
         async def guarded(*args: Any, **kwargs: Any) -> Any:
             try:
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
                 # arrives as the call completes, and a background task cancelled at shutdown would run on.
                 async with asyncio.timeout(self.timeouts.call_timeout_seconds):
-                    return await method(*args, **kwargs)
+                    return await getattr(self.inner, name)(*args, **kwargs)
             except Exception as exc:
                 if not is_connectivity_error(exc):
                     raise
