@@ -418,3 +418,49 @@ async def test_an_approval_right_after_the_rejections_still_weakens(api: Api, cl
     await decide(api, comments[3]["id"], "approve", "ham", key=mod)
     brand = {s["kind"]: s for s in await signatures(api)}["brand"]
     assert brand["approvals"] == 1 and not brand["holds"]
+
+
+class _EmptyStore:
+    """The three reads the memory's refresh makes, for a site with nothing stored yet."""
+
+    async def campaign_version(self, site_id: str) -> int:
+        return 0
+
+    async def list_campaign_signatures(self, site_id: str, *, now: Any) -> list[Any]:
+        return []
+
+    async def campaign_index_rows(self, site_id: str, **_: Any) -> list[Any]:
+        return []
+
+
+async def test_repeated_texts_count_once_each_in_the_majority_and_leave_the_index_with_their_comments() -> None:
+    from datetime import UTC, datetime
+
+    from moderation.campaigns import CampaignMemory
+
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    memory = CampaignMemory(_EmptyStore(), CampaignSettings(index_max_comments=4), lambda: at)  # type: ignore[arg-type]
+    variant = CAMPAIGN[0] + " 7"  # a near-duplicate of CAMPAIGN[0]: the same candidates, another MinHash
+
+    async def store(comment_id: int, text: str) -> int | None:
+        seen = await memory.observe("s", text)
+        memory.remember("s", comment_id, seen, at)
+        return seen.cluster_id
+
+    assert await store(1, variant) is None  # cluster 1
+    assert await store(2, CAMPAIGN[0]) == 1
+    # Comments 3 and 4 repeat CAMPAIGN[0] word for word (one index key) but are stored in cluster 3: each
+    # counts, so it is 2 against cluster 1's 2 (one per key), a tie the oldest cluster wins.
+    memory.remember("s", 3, replace(await memory.observe("s", CAMPAIGN[0]), cluster_id=3), at)
+    memory.remember("s", 4, replace(await memory.observe("s", CAMPAIGN[0]), cluster_id=3), at)
+    assert (await memory.observe("s", CAMPAIGN[0])).cluster_id == 1
+    assert (await memory.observe("s", CAMPAIGN[0])).cluster_size == 3  # comments 1 and 2, and this one
+
+    # A fifth comment evicts the oldest (the variant, cluster 1): cluster 3 now has 2 to cluster 1's 1.
+    assert await store(5, NORMAL) is None
+    assert memory.index_size("s") == 4
+    assert (await memory.observe("s", variant)).cluster_id == 3
+    # Once every comment of a key has left, nothing of it matches any more.
+    for n in range(6, 10):
+        await store(n, f"{NORMAL} {n} kali ini tentang harga beras di pasar yang lain sama sekali")
+    assert (await memory.observe("s", CAMPAIGN[0])).cluster_id is None
