@@ -182,6 +182,10 @@ class Moderation:
     def policy(self, site_id: str) -> Policy:
         return self.settings.policy.for_site(site_id)
 
+    async def author_standing(self, site_id: str, email_hash: str, policy: Policy) -> AuthorStanding:
+        # Only the trust rule reads the counts; without it the block is all a submission needs.
+        return await self.store.author_standing(site_id, email_hash, counts=policy.trust_after_approved > 0)
+
     # -- submissions ------------------------------------------------------------------------------------
 
     async def earlier_answer(self, site_id: str, idempotency: Idempotency) -> IdempotentResponse | None:
@@ -213,7 +217,7 @@ class Moderation:
         assessment = await assess(
             self.scorer, submission, policy, now=now, normalized=normalized,
             site=self.site_learner.for_site(site_id), campaigns=self.campaigns, site_id=site_id,
-            metrics=self.metrics, author=await self.store.author_standing(site_id, email_hash),
+            metrics=self.metrics, author=await self.author_standing(site_id, email_hash, policy),
         )
         campaign = assessment.campaign
         assert campaign is not None  # consulted: campaigns and site_id were given
@@ -271,7 +275,7 @@ class Moderation:
         now = self.clock()
         normalized = normalize(submission.content)
         # An edit counts the author's standing as a new comment would (a blocked author's edit is held too).
-        author = (await self.store.author_standing(site_id, self.author_hasher.email(comment.author_email))
+        author = (await self.author_standing(site_id, self.author_hasher.email(comment.author_email), policy)
                   if comment.author_email else None)
         assessment = await assess(
             self.scorer, submission, policy, now=now, normalized=normalized,

@@ -234,6 +234,9 @@ async def test_store_standing_and_blocks_are_per_site_and_per_hash(store: Store)
     done = await store.set_author_block("site-a", first, block=True, actor="key:1", note=None, now=NOW)
     assert done.changed and done.blocked and done.event_id
     assert (await store.author_standing("site-a", "hash-ani")).blocked
+    # Without counts (a site with no trust rule): the block alone.
+    assert await store.author_standing("site-a", "hash-ani", counts=False) == AuthorStanding(blocked=True)
+    assert await store.author_standing("site-b", "hash-ani", counts=False) == AuthorStanding()
     assert not (await store.author_standing("site-b", "hash-ani")).blocked
     assert not (await store.author_standing("site-a", "hash-budi")).blocked
     with pytest.raises(Exception, match="No such comment"):

@@ -119,8 +119,11 @@ class Store(Protocol):
     ) -> ReportOutcome:
         """Record a report; a published comment reaching ``hold_threshold`` open reports is held (0: never)."""
         ...
-    async def author_standing(self, site_id: str, email_hash: str) -> AuthorStanding:
-        """What the site knows of an author before a new comment: published and refused counts, a block."""
+    async def author_standing(self, site_id: str, email_hash: str, *, counts: bool = True) -> AuthorStanding:
+        """What the site knows of an author before a new comment: published and refused counts, a block.
+
+        ``counts=False``: only the block (the counts stay 0), for a site without a trust rule, where nothing
+        reads them: it spares every submission a count over the author's comments."""
         ...
     async def set_author_block(self, site_id: str, comment_id: int, *, block: bool, actor: str, note: str | None,
                                now: datetime) -> AuthorBlockOutcome:

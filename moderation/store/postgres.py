@@ -583,10 +583,10 @@ class PostgresStore:
             plan = workflow.plan_decision(comment_from_row(row), int(row[-1]), decision, actor=actor, now=now)
             return await apply_decision_plan(conn, plan, now)
 
-    async def author_standing(self, site_id: str, email_hash: str) -> workflow.AuthorStanding:
+    async def author_standing(self, site_id: str, email_hash: str, *, counts: bool = True) -> workflow.AuthorStanding:
         async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             rows = await conn.fetch("SELECT status, COUNT(*) FROM comments WHERE site_id = $1 "
-                                    "AND author_email_hash = $2 GROUP BY status", site_id, email_hash)
+                                    "AND author_email_hash = $2 GROUP BY status", site_id, email_hash) if counts else []
             blocked = await conn.fetchval("SELECT 1 FROM author_blocks WHERE site_id = $1 AND email_hash = $2",
                                           site_id, email_hash) is not None
         return author_standing_from_rows(rows, blocked)

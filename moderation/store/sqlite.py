@@ -666,9 +666,9 @@ class SQLiteStore:
 
         return await self._write(decide)
 
-    async def author_standing(self, site_id: str, email_hash: str) -> workflow.AuthorStanding:
+    async def author_standing(self, site_id: str, email_hash: str, *, counts: bool = True) -> workflow.AuthorStanding:
         def read(conn: sqlite3.Connection) -> workflow.AuthorStanding:
-            rows = conn.execute(AUTHOR_STANDING_SQL, (site_id, email_hash)).fetchall()
+            rows = conn.execute(AUTHOR_STANDING_SQL, (site_id, email_hash)).fetchall() if counts else []
             blocked = conn.execute("SELECT 1 FROM author_blocks WHERE site_id = ? AND email_hash = ?",
                                    (site_id, email_hash)).fetchone() is not None
             return author_standing_from_rows(rows, blocked)
