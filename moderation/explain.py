@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 import scipy.sparse as sp
 
-from .features import _WORD_RE, Lexicons, _char_features, evidence_features
+from .features import _WORD_RE, Lexicons, evidence_features
 from .textnorm import normalize
 
 
@@ -27,7 +27,11 @@ class Explainable(Protocol):
     calibration: np.ndarray
     lexicons: Lexicons
 
-    def counts(self, feature_lists: Sequence[list[str]]) -> sp.csr_matrix: ...
+    def chunk_ids(self, chunk: str) -> list[int]: ...
+
+    def feature_ids(self, features: Sequence[str]) -> list[int]: ...
+
+    def id_counts(self, id_lists: Sequence[list[int]]) -> sp.csr_matrix: ...
 
 
 def explain_heads(model: Explainable, text: str, heads: Sequence[str], top_k: int = 5,
@@ -46,20 +50,21 @@ def explain_heads(model: Explainable, text: str, heads: Sequence[str], top_k: in
     tokens = [_WORD_RE.findall(w) for w in words]
     flat = [t for toks in tokens for t in toks]
     owner = [i for i, toks in enumerate(tokens) for _ in toks]
-    extras = model.lexicons.chunk_extras
-    per_word: list[list[str]] = [
-        _char_features(w) + extras(w) + ["w " + t for t in tokens[i]] for i, w in enumerate(words)
-    ]
+    # Each word's row: its character n-grams and lexicon extras (the ids scoring cached for that word) and
+    # its word tokens. Working in ids, not feature strings, spares an explanation most of its cost.
+    ids = model.feature_ids
+    per_word = [model.chunk_ids(w) + ids(["w " + t for t in tokens[i]]) for i, w in enumerate(words)]
     bigrams = ["b " + a + " " + b for a, b in zip(flat, flat[1:])]
     # the text-level evidence row counts in the vector norm; its share goes to the words written non-ASCII
-    rows = per_word + [[b] for b in bigrams] + [evidence_features(text) if model.lexicons.evidence else []]
-    C = model.counts(rows).tocoo()  # (n_words + n_bigrams, n_features) raw counts
+    rows = per_word + [ids([b]) for b in bigrams] + [ids(evidence_features(text)) if model.lexicons.evidence else []]
+    C = model.id_counts(rows).tocoo()  # (n_words + n_bigrams, n_features) raw counts
     if C.nnz == 0:
         return out
     u, inv = np.unique(C.col, return_inverse=True)
     tf = np.bincount(inv, weights=C.data)  # counts of each feature in the whole text
     xv = (1.0 + np.log(tf)) * model.idf[u]
     xv /= np.sqrt(np.dot(xv, xv))
+    owner_left, owner_right = np.asarray(owner[:-1], dtype=np.intp), np.asarray(owner[1:], dtype=np.intp)
     spans: list[str | None] | None = None
     styled: list[int] = []
     for head in heads:
@@ -71,10 +76,10 @@ def explain_heads(model: Explainable, text: str, heads: Sequence[str], top_k: in
         share = C.data * per_count[inv]
         row_score = np.bincount(C.row, weights=share, minlength=C.shape[0]) * slope
         word_score = row_score[: len(words)].copy()
-        for j in range(len(bigrams)):
-            s = row_score[len(words) + j] / 2.0
-            word_score[owner[j]] += s
-            word_score[owner[j + 1]] += s
+        if bigrams:  # half of each bigram's share to each of its two words
+            half = row_score[len(words) : len(words) + len(bigrams)] / 2.0
+            np.add.at(word_score, owner_left, half)
+            np.add.at(word_score, owner_right, half)
         if spans is None:
             spans = _align(text, words)
             styled = [i for i, sp_ in enumerate(spans) if sp_ is not None and not sp_.isascii()]

@@ -65,25 +65,39 @@ class TextModel:
         if normalized is None:
             normalized = normalize(text)
         get = self.vocab.get
-        extras = self.lexicons.chunk_extras
-        cache = self.__dict__.get("_chunk_cache")
-        if cache is None:
-            cache = self.__dict__["_chunk_cache"] = {}
         toks = _WORD_RE.findall(normalized)
         ids = [i for i in map(get, ["w " + t for t in toks]) if i is not None]
         if len(toks) > 1:
             ids += [i for i in map(get, ["b " + a + " " + b for a, b in zip(toks, toks[1:])]) if i is not None]
         for chunk in normalized.split():
-            c = cache.get(chunk)
-            if c is None:
-                c = [i for i in map(get, _char_features(chunk) + extras(chunk)) if i is not None]
-                if len(cache) >= _CACHE_MAX:
-                    cache.clear()
-                cache[chunk] = c
-            ids += c
+            ids += self.chunk_ids(chunk)
         if self.lexicons.evidence:
             ids += [i for i in map(get, evidence_features(text)) if i is not None]
         return ids
+
+    def chunk_ids(self, chunk: str) -> list[int]:
+        """Vocabulary ids of one whitespace chunk's character n-grams and lexicon extras, cached per chunk
+        (words repeat: scoring and explanations both ask). The caller must not change the list."""
+        cache = self.__dict__.get("_chunk_cache")
+        if cache is None:
+            cache = self.__dict__["_chunk_cache"] = {}
+        c = cache.get(chunk)
+        if c is None:
+            get = self.vocab.get
+            c = [i for i in map(get, _char_features(chunk) + self.lexicons.chunk_extras(chunk)) if i is not None]
+            if len(cache) >= _CACHE_MAX:
+                cache.clear()
+            cache[chunk] = c
+        return c
+
+    def feature_ids(self, features: Sequence[str]) -> list[int]:
+        """Vocabulary ids of ``features`` (unknown ones dropped)."""
+        get = self.vocab.get
+        return [i for i in map(get, features) if i is not None]
+
+    def id_counts(self, id_lists: Sequence[list[int]]) -> sp.csr_matrix:
+        """Raw feature counts from rows of vocabulary ids (``counts`` for ids already looked up)."""
+        return self._csr(id_lists)
 
     def _csr(self, id_lists: Sequence[list[int]]) -> sp.csr_matrix:
         indptr = np.zeros(len(id_lists) + 1, dtype=np.int64)
