@@ -112,7 +112,7 @@ class SQLiteStore:
         self.path = Path(path)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._conn: sqlite3.Connection | None = None
-        self._reader: sqlite3.Connection | None = None  # the event loop's read-only connection (API keys)
+        self._reader: sqlite3.Connection | None = None  # the event loop's read-only connection (_read_here)
         self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._on_commit = on_commit  # told each commit's batch size (a metric)
@@ -121,6 +121,17 @@ class SQLiteStore:
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._call, fn)
+
+    def _read_here(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run one small indexed read on the event loop's own read-only connection, not the store thread.
+
+        For reads every request makes (API keys, the author's block): the trip to the store thread costs more
+        than the read, and there it would queue behind a group commit's fsync. In WAL mode this connection
+        never waits for the writer and sees every committed change (a revocation or a block holds at once).
+        """
+        if self._reader is None:
+            self._reader = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=1)
+        return fn(self._reader)
 
     def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._conn is None:
@@ -260,16 +271,12 @@ class SQLiteStore:
         return await self._write(create)
 
     async def find_api_key(self, key_hash: str) -> ApiKey | None:
-        # Every request asks, so this skips the trip to the store thread (where it would also queue behind
-        # a group commit): one indexed read on a read-only connection of the event loop's own. In WAL mode
-        # it never waits for the writer and sees every committed change, so a revocation holds at once.
-        if self._reader is None:
-            self._reader = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=1)
-        row = self._reader.execute(
+        # Every request asks: read on the event loop (_read_here), so a revocation holds at once.
+        row = self._read_here(lambda conn: conn.execute(
             "SELECT id, site_id, role, prefix, created_at, revoked_at FROM api_keys WHERE key_hash = ? "
             f"UNION ALL {OPERATOR_KEY_SELECT} WHERE key_hash = ?",
             (key_hash, key_hash),
-        ).fetchone()
+        ).fetchone())
         return api_key_from_row(row) if row else None
 
     async def create_akismet_alias(self, *, api_key_id: int, alias_hash: str, now: datetime) -> None:
@@ -673,7 +680,8 @@ class SQLiteStore:
                                    (site_id, email_hash)).fetchone() is not None
             return author_standing_from_rows(rows, blocked)
 
-        return await self._run(read)
+        # Every submission asks (before it is scored): on the event loop, like the key lookup.
+        return self._read_here(read)
 
     async def set_author_block(self, site_id: str, comment_id: int, *, block: bool, actor: str, note: str | None,
                                now: datetime) -> AuthorBlockOutcome:
