@@ -406,12 +406,19 @@ def find_urls(text: str) -> list[str]:
     Works on the character-normalised text, so styled/full-width domains are found too; for plain ASCII input the
     returned strings are exactly the substrings of the original text. E-mail addresses are not URLs.
     """
+    return list(_urls(text))
+
+
+# A submission's links are counted for its signals and for the links check, and its URLs read by the
+# campaign memory: the last few texts are remembered so each is scanned once (it is pure).
+@lru_cache(maxsize=8)
+def _urls(text: str) -> tuple[str, ...]:
     try:
         s = char_normalize(text)
         s = _EMAIL_RE.sub(" ", s)
-        return [m.group(0).rstrip(".,;:!?") for m in _URL_RE.finditer(s)]
+        return tuple(m.group(0).rstrip(".,;:!?") for m in _URL_RE.finditer(s))
     except Exception:  # noqa: BLE001
-        return []
+        return ()
 
 
 @lru_cache(maxsize=4096)
