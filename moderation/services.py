@@ -302,8 +302,19 @@ class Moderation:
         return await self.edit(site_id, comment_id, {"content": submission.content}, lang=lang)
 
     async def check_text(self, site_id: str, submission: Submission) -> Assessment:
-        """The verdict a comment would get under the site's policy, storing nothing (Akismet's comment-check)."""
-        return await assess(self.scorer, submission, self.policy(site_id), now=self.clock(), metrics=self.metrics)
+        """The verdict a comment would get under the site's policy, storing nothing (Akismet's comment-check).
+
+        What the site has learned counts as it does for ``submit``: its online head, its campaign memory
+        (only looked up; the comment is not added to it) and the author's standing (a block)."""
+        normalized = normalize(submission.content)
+        author = None
+        if submission.author_email:
+            author = await self.store.author_standing(site_id, self.author_hasher.email(submission.author_email))
+        return await assess(
+            self.scorer, submission, self.policy(site_id), now=self.clock(), normalized=normalized,
+            site=self.site_learner.for_site(site_id), campaigns=self.campaigns, site_id=site_id,
+            metrics=self.metrics, author=author,
+        )
 
     # -- moderator decisions and readers' reports ----------------------------------------------------------
 

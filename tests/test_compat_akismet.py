@@ -19,13 +19,16 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from moderation.appkeys import SCORER, STORE
+from moderation.appkeys import CAMPAIGNS, SCORER, STORE
 from moderation.auth import hash_key, new_akismet_alias
 from moderation.domain import Role
 from moderation.policy import Policy, PolicyBook
 from moderation.settings import Settings
 
-from .conftest import Api, MakeApi
+from .conftest import Api, FakeClock, MakeApi
+from .test_authors import auth
+from .test_campaigns import CAMPAIGN, report_and_reject
+from .test_campaigns import post as post_comment
 
 THANKS = "Thanks for making the web a better place."
 EMAIL = "budi.santoso@example.co.id"
@@ -373,3 +376,37 @@ async def test_account_calls_answer_plainly(api: Api) -> None:
     for path in ("/1.1/get-subscription", "/1.2/usage-limit"):
         refused = await api.client.post(path, data={"key": "not-a-key"})
         assert await refused.text() == "invalid" and refused.headers["X-akismet-debug-help"]
+
+
+# --- what the site's moderators taught counts in comment-check too ----------------------------------------
+
+
+async def test_comment_check_counts_an_author_a_moderator_blocked(api: Api, clock: FakeClock) -> None:
+    clock.advance(60)
+    posted = await api.post_comment(content=HAM, author_email=EMAIL)
+    assert posted.status == 201, await posted.text()
+    comment_id = (await posted.json())["id"]
+    assert await (await post(api, "/1.1/comment-check", comment(HAM))).text() == "false"
+    mod = await api.key(Role.MODERATOR)
+    resp = await api.client.put(f"/v1/comments/{comment_id}/author-block", headers=auth(mod))
+    assert resp.status == 200, await resp.text()
+
+    # The same address in another spelling: matched on the keyed hash; another author is not affected.
+    blocked = await post(api, "/1.1/comment-check", comment(HAM, comment_author_email=EMAIL.upper()))
+    assert await blocked.text() == "true"
+    assert "author.blocked" in blocked.headers["X-moderation-reasons"].split(",")
+    other = await post(api, "/1.1/comment-check", comment(HAM, comment_author_email="ani@example.com"))
+    assert await other.text() == "false"
+
+
+async def test_comment_check_counts_a_campaign_the_moderators_rejected(api: Api, clock: FakeClock) -> None:
+    assert await (await post(api, "/1.1/comment-check", comment(CAMPAIGN[4]))).text() == "false"
+    first = [await post_comment(api, clock, text, n) for n, text in enumerate(CAMPAIGN[:3])]
+    for published in first:
+        await report_and_reject(api, published["id"])
+    indexed = api.app[CAMPAIGNS].index_size("kompas-test")
+    checked = await post(api, "/1.1/comment-check", comment(CAMPAIGN[4]))
+    assert await checked.text() == "true"
+    assert "campaign" in checked.headers["X-moderation-reasons"].split(",")
+    # comment-check only looked: nothing was added to the site's campaign memory.
+    assert api.app[CAMPAIGNS].index_size("kompas-test") == indexed == 3

@@ -370,6 +370,36 @@ def test_service_down_holds_new_comments(stack: Stack) -> None:
     assert wp.eval("return get_option('moderation_last_error');") == ""
 
 
+def test_wp_admin_decision_made_while_the_service_is_down_is_sent_later(stack: Stack) -> None:
+    wp = stack.wp
+    assert wp is not None
+    posted = wp.post_comment(stack.post_id, author="Rina", email="rina@example.co.id",
+                             content="Semoga bantuan logistik cepat sampai ke desa kami.")
+    state = wp.comment(posted.comment_id)
+    assert state["status"] == "approved", state
+    ours = int(state["meta"]["_moderation_id"])
+    stack.stop_service()
+    # A moderator marks it spam in wp-admin while the service is unreachable: kept and retried, not dropped.
+    assert wp.eval(f"wp_set_current_user(1); return wp_spam_comment({posted.comment_id});") is True
+    state = wp.comment(posted.comment_id)
+    assert state["status"] == "spam"
+    assert "_moderation_unsent" in state["meta"] and "_moderation_conflict" not in state["meta"], state
+    assert wp.eval("return (bool) wp_next_scheduled('moderation_resend');") is True
+    # A retry while it is still down keeps the decision waiting.
+    wp.eval("do_action('moderation_resend'); return 1;")
+    assert "_moderation_unsent" in wp.comment(posted.comment_id)["meta"]
+
+    service = stack.restart_service()
+    assert stack.api("GET", f"/v1/comments/{ours}")["status"] == "published"  # it never heard of the decision
+    wp.eval(f"update_option('moderation_service_url', {php(service.url)}); do_action('moderation_resend'); return 1;")
+    # Spam on a published comment takes it down (the service's "removed", a spam label for training).
+    assert stack.api("GET", f"/v1/comments/{ours}")["status"] == "removed"
+    state = wp.comment(posted.comment_id)
+    assert state["status"] == "spam" and "_moderation_unsent" not in state["meta"], state
+    assert int(state["meta"]["_moderation_revision"]) > 1
+    assert wp.eval("return get_option('moderation_last_error');") == ""
+
+
 def test_flood_is_refused_in_the_readers_language(stack: Stack) -> None:
     wp = stack.wp
     assert wp is not None

@@ -29,6 +29,7 @@ from ...labels import HAM, SPAM, SPAM_REASON_CODES
 from ...middlewares import LOG_FIELDS
 from ...pipeline.scoring import ScoringUnavailable
 from ...validation import text_problem
+from ...workflow import AUTHOR_BLOCKED
 from ..body import read_body
 from .common import authenticate_site, is_true
 
@@ -49,6 +50,7 @@ STANDARD_FIELDS = frozenset(
         "recheck_reason", "honeypot_field_name", "comment_context",
     }
 )
+AKISMET_SPAM_CODES = SPAM_REASON_CODES | {"campaign", AUTHOR_BLOCKED}
 MAX_FIELDS = 1000  # the WordPress plugin also sends every $_SERVER variable
 
 Params = Mapping[str, str]
@@ -150,13 +152,14 @@ async def verify_key(request: web.Request) -> web.Response:
 
 
 def submission_from(params: Params) -> Submission:
-    """The comment as our pipeline sees it. The e-mail is deliberately left out: no check needs it."""
+    """The comment as our pipeline sees it. The e-mail is only hashed (a moderator's block matches it), never
+    stored or logged."""
     honeypot_field = params.get("honeypot_field_name", "")
     honeypot = params.get(honeypot_field) if honeypot_field and honeypot_field not in STANDARD_FIELDS else None
     return Submission(
         article_id=params.get("permalink", ""),
         author_name=params.get("comment_author", ""),
-        author_email="",
+        author_email=params.get("comment_author_email", "")[:320],
         content=params.get("comment_content", ""),
         author_url=params.get("comment_author_url") or None,
         author_ip=params.get("user_ip") or None,
@@ -185,8 +188,9 @@ async def comment_check(request: web.Request) -> web.Response:
 
     checked = await request.config_dict[MODERATION].check_text(key.site_id, submission_from(params))
     verdict, scoring = checked.verdict, checked.scoring
-    # Only reasons that mean "held as spam" count; toxic, links, review terms or hold_all are not spam.
-    spam = [r.code for r in verdict.reasons if r.code in SPAM_REASON_CODES]
+    # Only reasons that mean "held as spam" count; toxic, links, review terms or hold_all are not spam. A
+    # campaign the site's moderators rejected and an author they blocked count: Akismet has no other way to say it.
+    spam = [r.code for r in verdict.reasons if r.code in AKISMET_SPAM_CODES]
     fields.update(reasons=[r.code for r in verdict.reasons], model_version=verdict.model_version)
     headers = {"X-moderation-reasons": ",".join(r.code for r in verdict.reasons) or "none"}
     if verdict.model_version:

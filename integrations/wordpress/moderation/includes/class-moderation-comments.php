@@ -17,7 +17,9 @@ class Moderation_Comments {
 	const META_REVISION  = '_moderation_revision';
 	const META_UNCHECKED = '_moderation_unchecked';
 	const META_CONFLICT  = '_moderation_conflict';
+	const META_UNSENT    = '_moderation_unsent';
 	const RECHECK_HOOK   = 'moderation_recheck';
+	const RESEND_HOOK    = 'moderation_resend';
 	const RECHECK_DELAY  = 300; // Seconds between attempts to send the comments held unchecked.
 	const RECHECK_BATCH  = 50;
 
@@ -38,6 +40,7 @@ class Moderation_Comments {
 		add_action( 'transition_comment_status', array( __CLASS__, 'sync_decision' ), 10, 3 );
 		add_action( 'admin_notices', array( __CLASS__, 'conflict_notice' ) );
 		add_action( self::RECHECK_HOOK, array( __CLASS__, 'recheck' ) );
+		add_action( self::RESEND_HOOK, array( __CLASS__, 'resend' ) );
 	}
 
 	/**
@@ -53,6 +56,14 @@ class Moderation_Comments {
 		$count = (int) $wpdb->get_var(
 			$wpdb->prepare( "SELECT COUNT(*) FROM {$wpdb->commentmeta} WHERE meta_key = %s", self::META_CONFLICT )
 		);
+		$waiting = (int) $wpdb->get_var(
+			$wpdb->prepare( "SELECT COUNT(*) FROM {$wpdb->commentmeta} WHERE meta_key = %s", self::META_UNSENT )
+		);
+		if ( $waiting > 0 ) {
+			/* translators: %d: number of decisions */
+			$text = sprintf( _n( '%d decision made here has not reached the moderation service yet; it is sent again every few minutes.', '%d decisions made here have not reached the moderation service yet; they are sent again every few minutes.', $waiting, 'moderation' ), $waiting );
+			echo '<div class="notice notice-info"><p>' . esc_html( $text ) . '</p></div>';
+		}
 		if ( $count > 0 ) {
 			/* translators: %d: number of comments */
 			$text = sprintf( _n( '%d comment was decided here differently from the moderation service (which had decided it already, or could not be reached). Its decision on the service stands.', '%d comments were decided here differently from the moderation service (which had decided them already, or could not be reached). Their decisions on the service stand.', $count, 'moderation' ), $count );
@@ -230,8 +241,17 @@ class Moderation_Comments {
 	 * Try again later (WP-Cron) to send what the service could not check.
 	 */
 	private static function schedule_recheck() {
-		if ( ! wp_next_scheduled( self::RECHECK_HOOK ) ) {
-			wp_schedule_single_event( time() + self::RECHECK_DELAY, self::RECHECK_HOOK );
+		self::schedule( self::RECHECK_HOOK );
+	}
+
+	/**
+	 * One pending WP-Cron event per hook, a few minutes from now.
+	 *
+	 * @param string $hook The cron hook.
+	 */
+	private static function schedule( $hook ) {
+		if ( ! wp_next_scheduled( $hook ) ) {
+			wp_schedule_single_event( time() + self::RECHECK_DELAY, $hook );
 		}
 	}
 
@@ -309,28 +329,83 @@ class Moderation_Comments {
 		if ( $ours <= 0 || ! isset( $map[ $new_status ] ) || ! Moderation_Client::configured() ) {
 			return;
 		}
-		$user   = wp_get_current_user();
+		$user     = wp_get_current_user();
+		$decision = array(
+			'status' => $map[ $new_status ],
+			'note'   => $user && $user->ID ? 'wp-admin: user #' . $user->ID : 'WordPress',
+		);
+		if ( ! self::send_decision( (int) $comment->comment_ID, $ours, $decision ) ) {
+			// Unreachable or busy: kept with the comment and sent again by WP-Cron, newest decision only.
+			update_comment_meta( $comment->comment_ID, self::META_UNSENT, $decision );
+			self::schedule( self::RESEND_HOOK );
+		}
+	}
+
+	/**
+	 * Send one wp-admin decision to the service. True when the service answered it for good: recorded
+	 * (200) or refused because it was decided differently there meanwhile (409, kept as a conflict).
+	 * False when it should be sent again: no answer, 429 or a server error.
+	 *
+	 * @param int   $comment_id WordPress's comment ID.
+	 * @param int   $ours       The service's comment id.
+	 * @param array $decision   The status and note to send.
+	 */
+	private static function send_decision( $comment_id, $ours, $decision ) {
 		$answer = Moderation_Client::post(
 			'/v1/comments/' . $ours . '/status',
 			array(
-				'status'   => $map[ $new_status ],
-				'revision' => max( 1, (int) get_comment_meta( $comment->comment_ID, self::META_REVISION, true ) ),
-				'note'     => $user && $user->ID ? 'wp-admin: user #' . $user->ID : 'WordPress',
+				'status'   => $decision['status'],
+				'revision' => max( 1, (int) get_comment_meta( $comment_id, self::META_REVISION, true ) ),
+				'note'     => $decision['note'],
 			)
 		);
-		if ( is_wp_error( $answer ) ) {
-			update_comment_meta( $comment->comment_ID, self::META_CONFLICT, $answer->get_error_message() );
-			update_option( 'moderation_last_error', gmdate( 'Y-m-d H:i:s' ) . ' UTC: ' . $answer->get_error_message(), false );
-			return;
+		$status = is_wp_error( $answer ) ? 0 : $answer[0];
+		if ( 0 === $status || 429 === $status || $status >= 500 ) {
+			$why = is_wp_error( $answer ) ? $answer->get_error_message() : 'HTTP ' . $status;
+			update_option( 'moderation_last_error', gmdate( 'Y-m-d H:i:s' ) . ' UTC: ' . $why, false );
+			return false;
 		}
-		list( $status, $body ) = $answer;
+		delete_comment_meta( $comment_id, self::META_UNSENT );
+		$body = $answer[1];
 		if ( 200 === $status && isset( $body['revision'] ) ) {
-			update_comment_meta( $comment->comment_ID, self::META_REVISION, (int) $body['revision'] );
-			delete_comment_meta( $comment->comment_ID, self::META_CONFLICT );
-			return;
+			update_comment_meta( $comment_id, self::META_REVISION, (int) $body['revision'] );
+			delete_comment_meta( $comment_id, self::META_CONFLICT );
+			return true;
 		}
 		// 409: decided differently on /moderate meanwhile; its webhook brings this comment in line.
 		$why = isset( $body['error']['message'] ) ? (string) $body['error']['message'] : 'HTTP ' . $status;
-		update_comment_meta( $comment->comment_ID, self::META_CONFLICT, $why );
+		update_comment_meta( $comment_id, self::META_CONFLICT, $why );
+		return true;
+	}
+
+	/**
+	 * WP-Cron: send again the wp-admin decisions the service did not receive, oldest comment first; stop
+	 * at the first that still fails and try again later.
+	 */
+	public static function resend() {
+		global $wpdb;
+		$ids = $wpdb->get_col(
+			$wpdb->prepare(
+				"SELECT comment_id FROM {$wpdb->commentmeta} WHERE meta_key = %s ORDER BY comment_id LIMIT %d",
+				self::META_UNSENT,
+				self::RECHECK_BATCH
+			)
+		);
+		foreach ( $ids as $comment_id ) {
+			$decision = get_comment_meta( (int) $comment_id, self::META_UNSENT, true );
+			$ours     = (int) get_comment_meta( (int) $comment_id, self::META_ID, true );
+			if ( ! is_array( $decision ) || ! isset( $decision['status'], $decision['note'] ) || $ours <= 0 ) {
+				delete_comment_meta( (int) $comment_id, self::META_UNSENT );
+				continue;
+			}
+			if ( ! self::send_decision( (int) $comment_id, $ours, $decision ) ) {
+				self::schedule( self::RESEND_HOOK );
+				return;
+			}
+		}
+		if ( count( $ids ) === self::RECHECK_BATCH ) {
+			self::schedule( self::RESEND_HOOK ); // More are waiting.
+		}
+		update_option( 'moderation_last_error', '', false );
 	}
 }
