@@ -256,19 +256,29 @@ class Moderation_Comments {
 	}
 
 	/**
+	 * The oldest comments (a cron batch) that carry ``$meta_key``: held unchecked, or with a decision unsent.
+	 *
+	 * @param string $meta_key The comment meta key.
+	 * @return string[]
+	 */
+	private static function marked_batch( $meta_key ) {
+		global $wpdb;
+		return $wpdb->get_col(
+			$wpdb->prepare(
+				"SELECT comment_id FROM {$wpdb->commentmeta} WHERE meta_key = %s ORDER BY comment_id LIMIT %d",
+				$meta_key,
+				self::RECHECK_BATCH
+			)
+		);
+	}
+
+	/**
 	 * Send the comments held unchecked that still wait for a decision, so they reach /moderate too; the
 	 * service's decision is applied as if it had answered at once. Comments a moderator already decided
 	 * in wp-admin are left as they are.
 	 */
 	public static function recheck() {
-		global $wpdb;
-		$ids = $wpdb->get_col(
-			$wpdb->prepare(
-				"SELECT comment_id FROM {$wpdb->commentmeta} WHERE meta_key = %s ORDER BY comment_id LIMIT %d",
-				self::META_UNCHECKED,
-				self::RECHECK_BATCH
-			)
-		);
+		$ids = self::marked_batch( self::META_UNCHECKED );
 		foreach ( $ids as $comment_id ) {
 			$comment = get_comment( (int) $comment_id, ARRAY_A );
 			if ( ! $comment || 'unapproved' !== wp_get_comment_status( (int) $comment_id ) ) {
@@ -383,14 +393,7 @@ class Moderation_Comments {
 	 * at the first that still fails and try again later.
 	 */
 	public static function resend() {
-		global $wpdb;
-		$ids = $wpdb->get_col(
-			$wpdb->prepare(
-				"SELECT comment_id FROM {$wpdb->commentmeta} WHERE meta_key = %s ORDER BY comment_id LIMIT %d",
-				self::META_UNSENT,
-				self::RECHECK_BATCH
-			)
-		);
+		$ids = self::marked_batch( self::META_UNSENT );
 		foreach ( $ids as $comment_id ) {
 			$decision = get_comment_meta( (int) $comment_id, self::META_UNSENT, true );
 			$ours     = (int) get_comment_meta( (int) $comment_id, self::META_ID, true );
