@@ -306,12 +306,13 @@ class Moderation:
 
         What the site has learned counts as it does for ``submit``: its online head, its campaign memory
         (only looked up; the comment is not added to it) and the author's standing (a block)."""
+        policy = self.policy(site_id)
         normalized = normalize(submission.content)
         author = None
         if submission.author_email:
-            author = await self.store.author_standing(site_id, self.author_hasher.email(submission.author_email))
+            author = await self.author_standing(site_id, self.author_hasher.email(submission.author_email), policy)
         return await assess(
-            self.scorer, submission, self.policy(site_id), now=self.clock(), normalized=normalized,
+            self.scorer, submission, policy, now=self.clock(), normalized=normalized,
             site=self.site_learner.for_site(site_id), campaigns=self.campaigns, site_id=site_id,
             metrics=self.metrics, author=author,
         )
